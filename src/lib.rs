@@ -1,0 +1,1 @@
+//! ChaosDuck: chaos engineering for Kubernetes and AWS from the terminal.
