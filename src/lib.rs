@@ -1,1 +1,9 @@
-//! ChaosDuck: chaos engineering for Kubernetes and AWS from the terminal.
+//! ChaosDuck: chaos engineering for Kubernetes and AWS from the terminal, with a crash-safe
+//! rollback journal and faults that expire on their own.
+
+pub mod config;
+pub mod domain;
+pub mod engine;
+pub mod probe;
+pub mod safety;
+pub mod store;

@@ -1,0 +1,118 @@
+//! The write-ahead rollback journal: one entry per mutation, written (durably) before the
+//! mutation, holding the undo record as data so any later process can replay it.
+
+use crate::engine::plan::{Action, PlannedStep, TargetRef};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::PathBuf;
+
+/// How to undo one mutation. Data, never a closure: a new process can replay it after a crash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum UndoRecord {
+    /// Remove a fault marker file from a test world (the file-backed engine used by tests).
+    TestWorldUnmark {
+        /// The world directory.
+        world: PathBuf,
+        /// The marker file name inside it.
+        marker: String,
+    },
+}
+
+impl UndoRecord {
+    /// A one-line description for listings.
+    pub fn summary(&self) -> String {
+        match self {
+            UndoRecord::TestWorldUnmark { world, marker } => {
+                format!("remove marker {marker} from {}", world.display())
+            }
+        }
+    }
+}
+
+/// Where a journal entry stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JournalState {
+    /// Written before the mutation; the mutation may or may not have happened.
+    Intent,
+    /// The mutation happened.
+    Applied,
+    /// The undo ran and the target was verified back.
+    Reverted,
+    /// The undo failed after every retry; the entry stays open for `chaosduck recover`.
+    Failed,
+}
+
+impl JournalState {
+    /// Whether the entry still needs its undo.
+    pub fn is_open(self) -> bool {
+        !matches!(self, JournalState::Reverted)
+    }
+}
+
+impl fmt::Display for JournalState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            JournalState::Intent => "intent",
+            JournalState::Applied => "applied",
+            JournalState::Reverted => "reverted",
+            JournalState::Failed => "failed",
+        })
+    }
+}
+
+/// One journaled mutation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    /// The experiment it belongs to.
+    pub experiment_id: String,
+    /// Order within the experiment (rollback runs from the highest down).
+    pub seq: u32,
+    /// What the mutation acts on.
+    pub target: TargetRef,
+    /// The mutation.
+    pub action: Action,
+    /// How to undo it.
+    pub undo: UndoRecord,
+    /// Human description of the mutation.
+    pub summary: String,
+    /// Where it stands.
+    pub state: JournalState,
+    /// Undo attempts so far.
+    pub attempts: u32,
+    /// The last undo error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// What the verified undo observed (e.g. recovery time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// When the intent was written (unix ms).
+    pub created_at: i64,
+    /// Last change (unix ms).
+    pub updated_at: i64,
+    /// When the fault expires on its own, if it does (unix ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
+impl JournalEntry {
+    /// A fresh `intent` entry for a planned step.
+    pub fn intent(experiment_id: &str, seq: u32, step: &PlannedStep, now: i64, expires_at: Option<i64>) -> Self {
+        JournalEntry {
+            experiment_id: experiment_id.to_string(),
+            seq,
+            target: step.target.clone(),
+            action: step.action.clone(),
+            undo: step.undo.clone(),
+            summary: step.summary.clone(),
+            state: JournalState::Intent,
+            attempts: 0,
+            error: None,
+            note: None,
+            created_at: now,
+            updated_at: now,
+            expires_at,
+        }
+    }
+}
