@@ -1,1 +1,42 @@
-fn main() {}
+//! The `chaosduck` binary.
+
+use clap::Parser;
+use chaosduck::cli::{Cli, dispatch};
+
+fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    use tracing_subscriber::EnvFilter;
+    let dir = dirs::state_dir().or_else(dirs::data_local_dir)?.join("chaosduck");
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        eprintln!("chaosduck: warning: no log file ({}: {e})", dir.display());
+        return None;
+    }
+    let filter = EnvFilter::try_from_env("CHAOSDUCK_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let appender = tracing_appender::rolling::Builder::new()
+        .rotation(tracing_appender::rolling::Rotation::DAILY)
+        .filename_prefix("chaosduck")
+        .filename_suffix("log")
+        .max_log_files(7)
+        .build(&dir);
+    let appender = match appender {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("chaosduck: warning: no log file ({}: {e})", dir.display());
+            return None;
+        }
+    };
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(false).try_init();
+    Some(guard)
+}
+
+fn main() -> anyhow::Result<std::process::ExitCode> {
+    let cli = Cli::parse();
+    let _guard = init_logging();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let code = rt.block_on(dispatch(cli));
+    // Background tasks (socket, signals) must not hold the exit.
+    rt.shutdown_timeout(std::time::Duration::from_millis(500));
+    Ok(std::process::ExitCode::from(code as u8))
+}

@@ -91,6 +91,11 @@ pub fn parse_experiment(file: &str, text: &str) -> Result<ExperimentDoc, Vec<Dia
                 }
                 message = strip_location(&msg);
             }
+            // serde_norway prefixes its own copy of the path.
+            let own = format!("{path}: ");
+            if let Some(rest) = message.strip_prefix(&own) {
+                message = rest.to_string();
+            }
             let loc = locate(&index, &path, &message).or(yaml_loc);
             return Err(vec![diag(loc, &path, explain(&message))]);
         }
@@ -108,7 +113,13 @@ pub fn parse_experiment(file: &str, text: &str) -> Result<ExperimentDoc, Vec<Dia
 /// Finds the best place for a serde error: the unknown key itself, or the value at the path.
 fn locate(index: &YamlIndex, path: &str, message: &str) -> Option<Loc> {
     if let Some(field) = between(message, "unknown field `", "`") {
-        let p = if path.is_empty() { field.to_string() } else { format!("{path}.{field}") };
+        let p = if path.is_empty() {
+            field.to_string()
+        } else if path == field || path.ends_with(&format!(".{field}")) {
+            path.to_string()
+        } else {
+            format!("{path}.{field}")
+        };
         if let Some(l) = index.key(&p) {
             return Some(l);
         }

@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// The target of a fault.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+/// The target of a fault. Written as a mapping with exactly one key naming the kind.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "TargetRepr", into = "TargetRepr")]
 pub enum Target {
     /// Kubernetes pods in one namespace, by selector or by name.
     Pods(PodTarget),
@@ -26,6 +26,84 @@ pub enum Target {
     Route(RouteTarget),
     /// The subnets of one availability zone in a VPC.
     AvailabilityZone(AzTarget),
+}
+
+/// How a target is written: one optional key per kind, exactly one present.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(title = "Target", description = "Exactly one of the keys, naming the kind of target")]
+pub struct TargetRepr {
+    /// Kubernetes pods in one namespace, by selector or by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pods: Option<PodTarget>,
+    /// Kubernetes nodes, by selector or by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<NodeTarget>,
+    /// EC2 instances, by id or by tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances: Option<InstanceTarget>,
+    /// An RDS DB cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_cluster: Option<DbClusterTarget>,
+    /// An RDS Multi-AZ DB instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_instance: Option<DbInstanceTarget>,
+    /// One route of a route table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<RouteTarget>,
+    /// The subnets of one availability zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<AzTarget>,
+}
+
+impl TryFrom<TargetRepr> for Target {
+    type Error = String;
+    fn try_from(r: TargetRepr) -> Result<Self, String> {
+        let mut found: Vec<Target> = Vec::new();
+        found.extend(r.pods.map(Target::Pods));
+        found.extend(r.nodes.map(Target::Nodes));
+        found.extend(r.instances.map(Target::Instances));
+        found.extend(r.db_cluster.map(Target::DbCluster));
+        found.extend(r.db_instance.map(Target::DbInstance));
+        found.extend(r.route.map(Target::Route));
+        found.extend(r.availability_zone.map(Target::AvailabilityZone));
+        match found.len() {
+            1 => Ok(found.remove(0)),
+            0 => Err("the target names no kind; write one of pods, nodes, instances, dbCluster, dbInstance, route, availabilityZone".into()),
+            _ => {
+                let kinds: Vec<&str> = found.iter().map(|t| t.kind().as_str()).collect();
+                Err(format!("the target names {} kinds ({}); one experiment acts on one kind of target", kinds.len(), kinds.join(", ")))
+            }
+        }
+    }
+}
+
+impl From<Target> for TargetRepr {
+    fn from(t: Target) -> Self {
+        let mut r = TargetRepr::default();
+        match t {
+            Target::Pods(x) => r.pods = Some(x),
+            Target::Nodes(x) => r.nodes = Some(x),
+            Target::Instances(x) => r.instances = Some(x),
+            Target::DbCluster(x) => r.db_cluster = Some(x),
+            Target::DbInstance(x) => r.db_instance = Some(x),
+            Target::Route(x) => r.route = Some(x),
+            Target::AvailabilityZone(x) => r.availability_zone = Some(x),
+        }
+        r
+    }
+}
+
+impl JsonSchema for Target {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        TargetRepr::schema_name()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut s = TargetRepr::json_schema(g);
+        s.insert("minProperties".into(), 1.into());
+        s.insert("maxProperties".into(), 1.into());
+        s
+    }
 }
 
 /// Target kinds without details.

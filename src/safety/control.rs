@@ -16,6 +16,8 @@ pub enum Request {
     Stop,
     /// Liveness and run count.
     Status,
+    /// Clear the emergency-stop latch.
+    Reset,
 }
 
 /// A reply (one JSON line).
@@ -31,6 +33,8 @@ pub enum Reply {
         /// Live runs.
         runs: Vec<String>,
     },
+    /// The latch is cleared.
+    Reset,
     /// Something failed.
     Error {
         /// What.
@@ -95,6 +99,10 @@ async fn handle(sup: Arc<Supervisor>, stream: UnixStream) -> std::io::Result<()>
     let reply = match serde_json::from_str::<Request>(line.trim()) {
         Ok(Request::Stop) => match sup.emergency_stop("chaosduck stop").await {
             Ok(rep) => Reply::Stopped(rep),
+            Err(e) => Reply::Error { message: e.to_string() },
+        },
+        Ok(Request::Reset) => match sup.reset().await {
+            Ok(()) => Reply::Reset,
             Err(e) => Reply::Error { message: e.to_string() },
         },
         Ok(Request::Status) => Reply::Status { pid: std::process::id(), runs: sup.live().into_iter().collect() },

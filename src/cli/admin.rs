@@ -1,0 +1,98 @@
+//! `recover`, `stop`, `reset`.
+
+use super::{Cli, Exit, OutputFormat, fail, open_env};
+use crate::engine::events::EventSink;
+use crate::safety::control::{self, Reply, Request};
+
+/// `recover`: recovery already ran in `open_env`; report what is still open.
+pub async fn recover(cli: &Cli, output: OutputFormat) -> Exit {
+    let env = match open_env(cli, EventSink::none()).await {
+        Ok(e) => e,
+        Err(e) => return e,
+    };
+    // A second pass retries anything the first could not revert.
+    let rep = match env.sup.recover().await {
+        Ok(r) => r,
+        Err(e) => return fail(Exit::Failed, e),
+    };
+    let s = env.store.clone();
+    let open = match tokio::task::spawn_blocking(move || s.open_journal()).await {
+        Ok(Ok(o)) => o,
+        Ok(Err(e)) => return fail(Exit::Failed, e),
+        Err(e) => return fail(Exit::Failed, e),
+    };
+    match output {
+        OutputFormat::Json => {
+            let v = serde_json::json!({ "retried": rep.experiments, "still_open": open });
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        }
+        OutputFormat::Text => {
+            if open.is_empty() {
+                println!("journal clean: nothing left to revert");
+            } else {
+                println!("{} step(s) could not be reverted:", open.len());
+                for e in &open {
+                    println!("  {} {}", e.experiment_id, super::output::journal_line(e));
+                }
+            }
+        }
+    }
+    if open.is_empty() { Exit::Ok } else { Exit::Failed }
+}
+
+/// `stop`: reach the running instance through its socket, or recover and latch here.
+pub async fn stop(cli: &Cli) -> Exit {
+    let path = control::socket_path(&cli.db_path());
+    match control::request(&path, &Request::Stop).await {
+        Ok(Some(Reply::Stopped(rep))) => {
+            println!(
+                "emergency stop done: {} run(s) stopped, {} other experiment(s) recovered, {} step(s) still open",
+                rep.stopped.len(),
+                rep.recovered.len(),
+                rep.still_open
+            );
+            println!("new runs are refused until `chaosduck reset`");
+            if rep.still_open == 0 { Exit::Ok } else { Exit::Failed }
+        }
+        Ok(Some(other)) => fail(Exit::Failed, format!("unexpected reply from the running instance: {other:?}")),
+        Ok(None) | Err(_) => {
+            // Nobody listens: do it here.
+            let env = match open_env(cli, EventSink::none()).await {
+                Ok(e) => e,
+                Err(e) => return e,
+            };
+            match env.sup.emergency_stop("chaosduck stop (no running instance)").await {
+                Ok(rep) => {
+                    println!(
+                        "no running instance; recovered {} experiment(s) from the journal, {} step(s) still open",
+                        rep.recovered.len(),
+                        rep.still_open
+                    );
+                    println!("new runs are refused until `chaosduck reset`");
+                    if rep.still_open == 0 { Exit::Ok } else { Exit::Failed }
+                }
+                Err(e) => fail(Exit::Failed, e),
+            }
+        }
+    }
+}
+
+/// `reset`: clear the latch.
+pub async fn reset(cli: &Cli) -> Exit {
+    let path = control::socket_path(&cli.db_path());
+    if let Ok(Some(Reply::Reset)) = control::request(&path, &Request::Reset).await {
+        println!("emergency stop reset");
+        return Exit::Ok;
+    }
+    let env = match open_env(cli, EventSink::none()).await {
+        Ok(e) => e,
+        Err(e) => return e,
+    };
+    match env.sup.reset().await {
+        Ok(()) => {
+            println!("emergency stop reset");
+            Exit::Ok
+        }
+        Err(e) => fail(Exit::Failed, e),
+    }
+}

@@ -1,0 +1,268 @@
+//! The headless face: clap commands sharing the engine, store and safety layer with the
+//! dashboard.
+
+mod admin;
+mod inspect;
+mod output;
+mod run;
+mod validate;
+
+use crate::config::Config;
+use crate::engine::events::EventSink;
+use crate::engine::runner::RunContext;
+use crate::engine::supervisor::Supervisor;
+use crate::engine::testworld::TestWorld;
+use crate::engine::Engines;
+use crate::store::{Store, StoreError};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Exit codes, documented in `--help`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    /// The command succeeded; for `run`, the hypothesis held.
+    Ok = 0,
+    /// The hypothesis was violated.
+    Violated = 1,
+    /// Invalid input: experiment file, flags or config.
+    Invalid = 2,
+    /// The run was aborted or emergency-stopped (and rolled back).
+    Aborted = 3,
+    /// A guardrail refused the run; nothing was changed.
+    Refused = 4,
+    /// The run failed, or undo steps could not be reverted (see the journal).
+    Failed = 5,
+    /// The environment is not usable: database held by another process, damaged, unreachable.
+    Environment = 6,
+    /// The run completed but its hypothesis could not be judged (no or unevaluated probes).
+    Inconclusive = 7,
+}
+
+const EXIT_CODES: &str = "Exit codes:
+  0  success; for run: completed and the hypothesis held
+  1  the hypothesis was violated
+  2  invalid input (experiment file, flags or config)
+  3  aborted or emergency-stopped (everything was rolled back)
+  4  refused by a guardrail (nothing was changed)
+  5  failed (an error, or undo steps that could not be reverted: see `chaosduck show`)
+  6  environment problem (database held by another process or damaged)
+  7  completed, but the hypothesis could not be judged (no or unevaluated probes)
+
+Failpoints for crash tests: CHAOSDUCK_FAILPOINT=STEP[:N] kills the process at the N-th time it
+reaches STEP (after-plan, after-intent, after-apply, mid-observe, before-revert, after-revert,
+before-finish). Logs: $XDG_STATE_HOME/chaosduck/ (filter with CHAOSDUCK_LOG).";
+
+/// Output format of inspecting commands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// For people.
+    #[default]
+    Text,
+    /// One JSON document.
+    Json,
+}
+
+/// Export formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// The full record as JSON.
+    Json,
+    /// A Markdown report.
+    Markdown,
+}
+
+/// ChaosDuck: chaos experiments on Kubernetes and AWS, every fault journaled and reverted.
+#[derive(Debug, Parser)]
+#[command(name = "chaosduck", version, about, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// The database file [default: $XDG_DATA_HOME/chaosduck/chaosduck.redb].
+    #[arg(long, global = true, env = "CHAOSDUCK_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Kubeconfig file (as kubectl's --kubeconfig).
+    #[arg(long, global = true, env = "KUBECONFIG", value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kube context (as kubectl's --context).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Config file [default: $XDG_CONFIG_HOME/chaosduck/config.toml].
+    #[arg(long, global = true, env = "CHAOSDUCK_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Run Kubernetes faults against a file-backed simulated world in DIR (for trying ChaosDuck
+    /// and for tests; see README).
+    #[arg(long, global = true, env = "CHAOSDUCK_WORLD", value_name = "DIR")]
+    pub world: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run an experiment: plan, guardrails, the five phases, rollback, verdict.
+    #[command(after_help = EXIT_CODES)]
+    Run {
+        /// The experiment file.
+        file: PathBuf,
+        /// Only plan and check guardrails; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Confirm a protected namespace by typing its name.
+        #[arg(long, value_name = "NAME")]
+        confirm_namespace: Option<String>,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// Show what a run would do (targets, undo steps, guardrail verdicts); change nothing.
+    DryRun {
+        /// The experiment file.
+        file: PathBuf,
+        /// Confirm a protected namespace by typing its name.
+        #[arg(long, value_name = "NAME")]
+        confirm_namespace: Option<String>,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// Check experiment files; every problem is reported with file, line, column and field.
+    Validate {
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// List experiments, newest first.
+    List {
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// Show one experiment: status, verdict, timeline, journal, probe summary.
+    Show {
+        /// Experiment id (a unique prefix is enough).
+        id: String,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// Revert every journal entry a dead process left open.
+    Recover {
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// Emergency stop: roll back every active experiment and latch until `reset`.
+    Stop,
+    /// Clear the emergency-stop latch.
+    Reset,
+    /// Export an experiment.
+    Export {
+        /// Experiment id (a unique prefix is enough).
+        id: String,
+        /// Format.
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+    },
+    /// Print the JSON Schema of experiment files (for editor completion).
+    Schema,
+    /// Print shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Everything a command needs once the store is open.
+pub(crate) struct Env {
+    pub sup: Arc<Supervisor>,
+    pub store: Store,
+}
+
+impl Cli {
+    fn db_path(&self) -> PathBuf {
+        self.db.clone().unwrap_or_else(|| {
+            dirs::data_dir()
+                .unwrap_or_else(|| PathBuf::from("."))
+                .join("chaosduck")
+                .join("chaosduck.redb")
+        })
+    }
+
+    fn engines(&self) -> Engines {
+        let mut e = Engines::default();
+        if let Some(w) = &self.world {
+            e = e.with(Arc::new(TestWorld::new(w)));
+        }
+        e
+    }
+}
+
+fn fail(code: Exit, msg: impl std::fmt::Display) -> Exit {
+    eprintln!("chaosduck: {msg}");
+    code
+}
+
+/// Opens config and store, recovers what a dead process left, and returns the environment.
+pub(crate) async fn open_env(cli: &Cli, events: EventSink) -> Result<Env, Exit> {
+    let config = Config::load(cli.config.as_deref()).map_err(|e| fail(Exit::Invalid, e))?;
+    let path = cli.db_path();
+    let p2 = path.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&p2))
+        .await
+        .map_err(|e| fail(Exit::Environment, e))?
+        .map_err(|e| {
+            let code = match e {
+                StoreError::Locked { .. } | StoreError::Corrupt { .. } | StoreError::FutureVersion { .. } | StoreError::Io { .. } => {
+                    Exit::Environment
+                }
+                _ => Exit::Failed,
+            };
+            fail(code, e)
+        })?;
+    let ctx = RunContext { store: store.clone(), engines: cli.engines(), config: Arc::new(config), events };
+    let sup = Supervisor::new(ctx);
+    // Before anything else: revert what a dead process left behind.
+    match sup.recover().await {
+        Ok(rep) => {
+            for e in &rep.experiments {
+                eprintln!(
+                    "chaosduck: recovered experiment {} left by a dead process: {} step(s) reverted, {} failed, now {}",
+                    e.id, e.reverted, e.failed, e.status
+                );
+            }
+        }
+        Err(e) => eprintln!("chaosduck: recovery could not run: {e}"),
+    }
+    Ok(Env { sup, store })
+}
+
+/// Runs the parsed command; returns the process exit code.
+pub async fn dispatch(cli: Cli) -> Exit {
+    match &cli.command {
+        Command::Validate { files, output } => validate::validate(files, *output),
+        Command::Schema => validate::schema(),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(*shell, &mut Cli::command(), "chaosduck", &mut std::io::stdout());
+            Exit::Ok
+        }
+        Command::Run { file, dry_run: true, confirm_namespace, output }
+        | Command::DryRun { file, confirm_namespace, output } => {
+            run::dry_run(&cli, file, confirm_namespace.clone(), *output).await
+        }
+        Command::Run { file, dry_run: false, confirm_namespace, output } => {
+            run::run(&cli, file, confirm_namespace.clone(), *output).await
+        }
+        Command::List { output } => inspect::list(&cli, *output).await,
+        Command::Show { id, output } => inspect::show(&cli, id, *output).await,
+        Command::Export { id, format } => inspect::export(&cli, id, *format).await,
+        Command::Recover { output } => admin::recover(&cli, *output).await,
+        Command::Stop => admin::stop(&cli).await,
+        Command::Reset => admin::reset(&cli).await,
+    }
+}
