@@ -56,10 +56,22 @@ pub async fn stop(cli: &Cli) -> Exit {
         }
         Ok(Some(other)) => fail(Exit::Failed, format!("unexpected reply from the running instance: {other:?}")),
         Ok(None) | Err(_) => {
-            // Nobody listens: do it here.
-            let env = match open_env(cli, EventSink::none()).await {
-                Ok(e) => e,
-                Err(e) => return e,
+            // Nobody listens: do it here. A process that is just exiting still holds the file
+            // for a moment, so retry briefly.
+            let mut tries = 0;
+            let env = loop {
+                match open_env(cli, EventSink::none()).await {
+                    Ok(e) => break e,
+                    Err(Exit::Environment) if tries < 50 => {
+                        tries += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                        if let Ok(Some(Reply::Stopped(rep))) = control::request(&path, &Request::Stop).await {
+                            println!("emergency stop done: {} run(s) stopped, {} step(s) still open", rep.stopped.len(), rep.still_open);
+                            return if rep.still_open == 0 { Exit::Ok } else { Exit::Failed };
+                        }
+                    }
+                    Err(e) => return e,
+                }
             };
             match env.sup.emergency_stop("chaosduck stop (no running instance)").await {
                 Ok(rep) => {

@@ -73,6 +73,9 @@ pub async fn run(cli: &Cli, file: &Path, confirm: Option<String>, output: Output
     let printer = (output == OutputFormat::Text).then(|| tokio::spawn(print_events(rx)));
     let req = RunRequest { doc, source: Some(file.display().to_string()), confirm_namespace: confirm };
     let result = sup.run(req).await;
+    // A stop from another shell may be finishing its recovery: let it answer before exiting.
+    let control_done = sup.control_lock().lock().await;
+    drop(control_done);
     signals.abort();
     if let Some(s) = server {
         s.abort();

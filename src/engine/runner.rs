@@ -245,7 +245,8 @@ impl Run {
                 }
             }
             // A stop that arrived while rolling back upgrades the outcome (emergency stop).
-            if let State::RollingBack(_) = state
+            if let State::RollingBack(e) = &state
+                && !matches!(e, Ending::Stopped(StopReason::EmergencyStop(_)))
                 && let Some(r @ StopReason::EmergencyStop(_)) = self.stop.borrow().clone()
             {
                 queue.push_front(Input::Stop(r));

@@ -27,12 +27,19 @@ pub struct Supervisor {
     ctx: RunContext,
     runs: Mutex<HashMap<String, watch::Sender<Option<StopReason>>>>,
     active: watch::Sender<usize>,
+    control: tokio::sync::Mutex<()>,
 }
 
 impl Supervisor {
     /// A supervisor over a run context.
     pub fn new(ctx: RunContext) -> Arc<Self> {
-        Arc::new(Supervisor { ctx, runs: Mutex::new(HashMap::new()), active: watch::Sender::new(0) })
+        Arc::new(Supervisor { ctx, runs: Mutex::new(HashMap::new()), active: watch::Sender::new(0), control: tokio::sync::Mutex::new(()) })
+    }
+
+    /// Held while a control request (such as a stop from another shell) is being served and
+    /// answered; the process waits for it before exiting so the requester gets its answer.
+    pub fn control_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.control
     }
 
     /// The run context.

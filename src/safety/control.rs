@@ -96,6 +96,7 @@ async fn handle(sup: Arc<Supervisor>, stream: UnixStream) -> std::io::Result<()>
     if n == 0 {
         return Ok(());
     }
+    let _guard = sup.control_lock().lock().await;
     let reply = match serde_json::from_str::<Request>(line.trim()) {
         Ok(Request::Stop) => match sup.emergency_stop("chaosduck stop").await {
             Ok(rep) => Reply::Stopped(rep),

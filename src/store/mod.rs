@@ -125,6 +125,7 @@ impl Store {
         {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: path.to_path_buf(), source })?;
         }
+        precheck(path)?;
         // A damaged file can make redb panic on open; that must become an error, not a crash.
         let opened = std::panic::catch_unwind(|| {
             let mut builder = Database::builder();
@@ -140,7 +141,7 @@ impl Store {
                     .unwrap_or_default();
                 return Err(StoreError::Locked { path: path.to_path_buf(), owner });
             }
-            Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Io(e)))) => {
+            Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Io(e)))) if e.kind() != std::io::ErrorKind::InvalidData => {
                 return Err(StoreError::Io { path: path.to_path_buf(), source: e });
             }
             Ok(Err(e)) => return Err(StoreError::Corrupt { path: path.to_path_buf(), detail: e.to_string() }),
@@ -175,21 +176,7 @@ impl Store {
         // Read first: a future-version file must not be written to at all.
         let found = {
             let r = self.db.begin_read().map_err(db)?;
-            match r.open_table(META) {
-                Ok(t) => match t.get(KEY_VERSION).map_err(db)? {
-                    Some(v) => {
-                        let b = v.value();
-                        let arr: [u8; 4] = b.try_into().map_err(|_| StoreError::Corrupt {
-                            path: self.path.clone(),
-                            detail: "schema version record has the wrong size".into(),
-                        })?;
-                        Some(u32::from_le_bytes(arr))
-                    }
-                    None => None,
-                },
-                Err(redb::TableError::TableDoesNotExist(_)) => None,
-                Err(e) => return Err(db(e)),
-            }
+            read_version(&r, &self.path)?
         };
         if let Some(v) = found
             && v > SCHEMA_VERSION
@@ -428,6 +415,58 @@ impl Store {
             Ok(())
         })
     }
+}
+
+fn read_version(r: &redb::ReadTransaction, path: &Path) -> Result<Option<u32>, StoreError> {
+    match r.open_table(META) {
+        Ok(t) => match t.get(KEY_VERSION).map_err(db)? {
+            Some(v) => {
+                let arr: [u8; 4] = v.value().try_into().map_err(|_| StoreError::Corrupt {
+                    path: path.to_path_buf(),
+                    detail: "schema version record has the wrong size".into(),
+                })?;
+                Ok(Some(u32::from_le_bytes(arr)))
+            }
+            None => Ok(None),
+        },
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(db(e)),
+    }
+}
+
+/// Looks at an existing file without writing a byte: a damaged, foreign, locked or newer file is
+/// refused before the writable open (which would touch its header).
+fn precheck(path: &Path) -> Result<(), StoreError> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.len() > 0 => {}
+        _ => return Ok(()),
+    }
+    let corrupt = |detail: String| StoreError::Corrupt { path: path.to_path_buf(), detail };
+    let opened = std::panic::catch_unwind(|| Database::builder().open_read_only(path));
+    let ro = match opened {
+        Err(_) => return Err(corrupt("redb could not read its header".into())),
+        Ok(Ok(d)) => d,
+        // After a crash the file needs repair, which only the writable open does.
+        Ok(Err(redb::DatabaseError::RepairAborted)) => return Ok(()),
+        Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => {
+            let owner = std::fs::read_to_string(owner_path(path))
+                .ok()
+                .map(|s| format!(", {}", s.trim()))
+                .unwrap_or_default();
+            return Err(StoreError::Locked { path: path.to_path_buf(), owner });
+        }
+        Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Io(e)))) if e.kind() != std::io::ErrorKind::InvalidData => {
+            return Err(StoreError::Io { path: path.to_path_buf(), source: e });
+        }
+        Ok(Err(e)) => return Err(corrupt(e.to_string())),
+    };
+    let r = ro.begin_read().map_err(db)?;
+    if let Some(v) = read_version(&r, path)?
+        && v > SCHEMA_VERSION
+    {
+        return Err(StoreError::FutureVersion { path: path.to_path_buf(), found: v, supported: SCHEMA_VERSION });
+    }
+    Ok(())
 }
 
 /// One migration step from version `from` to `from + 1`.
