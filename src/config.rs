@@ -52,7 +52,11 @@ impl Default for Guardrails {
 }
 
 fn default_protected() -> Vec<String> {
-    vec!["kube-system".into(), "kube-public".into(), "kube-node-lease".into()]
+    vec![
+        "kube-system".into(),
+        "kube-public".into(),
+        "kube-node-lease".into(),
+    ]
 }
 
 fn default_blast() -> Amount {
@@ -166,7 +170,9 @@ impl Config {
         };
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
-            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Config::default());
+            }
             Err(source) => return Err(ConfigError::Read { path, source }),
         };
         Self::parse(&path, &text)
@@ -174,7 +180,10 @@ impl Config {
 
     /// Parses config text; errors name the key and line.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Invalid { path: path.to_path_buf(), message: e.to_string() })?;
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
         if cfg.rollback.max_attempts == 0 {
             return Err(ConfigError::Invalid {
                 path: path.to_path_buf(),
@@ -205,9 +214,13 @@ mod tests {
 
     #[test]
     fn bad_key_is_named() {
-        let e = Config::parse(Path::new("c.toml"), "[guardrails]\nmax_active_fault = 3\n").unwrap_err();
+        let e =
+            Config::parse(Path::new("c.toml"), "[guardrails]\nmax_active_fault = 3\n").unwrap_err();
         let s = e.to_string();
-        assert!(s.contains("c.toml") && s.contains("max_active_fault"), "{s}");
+        assert!(
+            s.contains("c.toml") && s.contains("max_active_fault"),
+            "{s}"
+        );
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! The `chaosduck` binary.
 
-use clap::Parser;
 use chaosduck::cli::{Cli, dispatch};
+use clap::Parser;
 
 fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
     use tracing_subscriber::EnvFilter;
-    let dir = dirs::state_dir().or_else(dirs::data_local_dir)?.join("chaosduck");
+    let dir = dirs::state_dir()
+        .or_else(dirs::data_local_dir)?
+        .join("chaosduck");
     if let Err(e) = std::fs::create_dir_all(&dir) {
         eprintln!("chaosduck: warning: no log file ({}: {e})", dir.display());
         return None;
@@ -27,14 +29,21 @@ fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
         }
     };
     let (writer, guard) = tracing_appender::non_blocking(appender);
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_ansi(false)
+        .try_init();
     Some(guard)
 }
 
 fn main() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
     let _guard = init_logging();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     let code = rt.block_on(dispatch(cli));
     // Background tasks (socket, signals) must not hold the exit.
     rt.shutdown_timeout(std::time::Duration::from_millis(500));

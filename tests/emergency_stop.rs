@@ -17,14 +17,28 @@ use std::time::Duration;
 fn stop_from_another_shell_cancels_mid_observe_reverts_latches_and_resets() {
     let h = Home::new();
     h.write_world(2);
-    let f = h.experiment("long", &format!("{WEB}  duration: 60s\n  safety: {{blastRadius: 2}}\n"));
-    let mut child = h.cmd().args(["run", f.to_str().unwrap()]).stdout(std::process::Stdio::piped()).spawn().unwrap();
-    assert!(wait_until(Duration::from_secs(10), || h.markers().len() == 2), "never injected");
+    let f = h.experiment(
+        "long",
+        &format!("{WEB}  duration: 60s\n  safety: {{blastRadius: 2}}\n"),
+    );
+    let mut child = h
+        .cmd()
+        .args(["run", f.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || h.markers().len() == 2),
+        "never injected"
+    );
     let start = std::time::Instant::now();
     let o = h.run(&["stop"]);
     assert_eq!(code(&o), 0, "{}", text(&o));
     assert!(text(&o).contains("1 run(s) stopped"), "{}", text(&o));
-    assert!(h.markers().is_empty(), "stop returns after everything is reverted");
+    assert!(
+        h.markers().is_empty(),
+        "stop returns after everything is reverted"
+    );
     assert!(start.elapsed() < Duration::from_secs(10));
     assert_eq!(child.wait().unwrap().code(), Some(3));
     // Latched: a new run is refused, naming the rule and the way out.
@@ -33,7 +47,10 @@ fn stop_from_another_shell_cancels_mid_observe_reverts_latches_and_resets() {
     assert!(text(&o).contains("chaosduck reset"), "{}", text(&o));
     let o = h.run(&["reset"]);
     assert_eq!(code(&o), 0);
-    let short = h.experiment("short", &format!("{WEB}  duration: 100ms\n  safety: {{blastRadius: 2}}\n"));
+    let short = h.experiment(
+        "short",
+        &format!("{WEB}  duration: 100ms\n  safety: {{blastRadius: 2}}\n"),
+    );
     let o = h.run(&["run", short.to_str().unwrap()]);
     assert_eq!(code(&o), 7, "runs again after reset: {}", text(&o));
 }
@@ -42,8 +59,16 @@ fn stop_from_another_shell_cancels_mid_observe_reverts_latches_and_resets() {
 fn stop_with_no_running_instance_recovers_from_the_journal_and_latches() {
     let h = Home::new();
     h.write_world(1);
-    let f = h.experiment("c", &format!("{WEB}  duration: 5s\n  safety: {{blastRadius: 1}}\n"));
-    let o = h.cmd().env("CHAOSDUCK_FAILPOINT", "after-apply").args(["run", f.to_str().unwrap()]).output().unwrap();
+    let f = h.experiment(
+        "c",
+        &format!("{WEB}  duration: 5s\n  safety: {{blastRadius: 1}}\n"),
+    );
+    let o = h
+        .cmd()
+        .env("CHAOSDUCK_FAILPOINT", "after-apply")
+        .args(["run", f.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(o.status.code().is_none());
     assert_eq!(h.markers().len(), 1);
     let o = h.run(&["stop"]);
@@ -56,8 +81,16 @@ fn stop_with_no_running_instance_recovers_from_the_journal_and_latches() {
 fn signal_run(sig: i32, name: &str) {
     let h = Home::new();
     h.write_world(2);
-    let f = h.experiment("sig", &format!("{WEB}  duration: 60s\n  safety: {{blastRadius: 2}}\n"));
-    let child = h.cmd().args(["run", "-o", "json", f.to_str().unwrap()]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let f = h.experiment(
+        "sig",
+        &format!("{WEB}  duration: 60s\n  safety: {{blastRadius: 2}}\n"),
+    );
+    let child = h
+        .cmd()
+        .args(["run", "-o", "json", f.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     assert!(wait_until(Duration::from_secs(10), || h.markers().len() == 2));
     // SAFETY: sending a signal to our own child.
     unsafe { libc::kill(child.id() as i32, sig) };
@@ -101,9 +134,27 @@ async fn emergency_stop_in_process_reaches_a_run_in_observe() {
     ))
     .unwrap();
     let s2 = sup.clone();
-    let run = tokio::spawn(async move { s2.run(RunRequest { doc, source: None, confirm_namespace: None }).await });
+    let run = tokio::spawn(async move {
+        s2.run(RunRequest {
+            doc,
+            source: None,
+            confirm_namespace: None,
+        })
+        .await
+    });
     let world = h.world();
-    let markers = move || std::fs::read_dir(&world).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "fault")).count();
+    let markers = move || {
+        std::fs::read_dir(&world)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "fault")
+            })
+            .count()
+    };
     for _ in 0..500 {
         if markers() == 3 {
             break;

@@ -7,7 +7,10 @@ use chaosduck::store::Store;
 use common::{Home, WEB, code, text};
 
 fn exp(h: &Home) -> std::path::PathBuf {
-    h.experiment("crash", &format!("{WEB}  duration: 1s\n  safety: {{blastRadius: 3}}\n"))
+    h.experiment(
+        "crash",
+        &format!("{WEB}  duration: 1s\n  safety: {{blastRadius: 3}}\n"),
+    )
 }
 
 /// Kills the run at `failpoint`, then recovers; returns the home for further checks.
@@ -15,19 +18,36 @@ fn crash_then_recover(failpoint: &str, pods: usize) -> Home {
     let h = Home::new();
     h.write_world(pods);
     let f = exp(&h);
-    let o = h.cmd().env("CHAOSDUCK_FAILPOINT", failpoint).args(["run", f.to_str().unwrap()]).output().unwrap();
-    assert!(o.status.code().is_none(), "{failpoint}: the process must die by SIGKILL: {}", text(&o));
+    let o = h
+        .cmd()
+        .env("CHAOSDUCK_FAILPOINT", failpoint)
+        .args(["run", f.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.code().is_none(),
+        "{failpoint}: the process must die by SIGKILL: {}",
+        text(&o)
+    );
     // The store still says running (or pending): nobody finished it.
     {
         let s = Store::open(&h.db()).unwrap();
         let recs = s.experiments().unwrap();
         assert_eq!(recs.len(), 1);
-        assert!(!recs[0].status.is_terminal(), "{failpoint}: status {}", recs[0].status);
+        assert!(
+            !recs[0].status.is_terminal(),
+            "{failpoint}: status {}",
+            recs[0].status
+        );
     }
     let o = h.run(&["recover"]);
     assert_eq!(code(&o), 0, "{failpoint}: {}", text(&o));
     assert!(text(&o).contains("journal clean"), "{}", text(&o));
-    assert!(h.markers().is_empty(), "{failpoint}: faults left: {:?}", h.markers());
+    assert!(
+        h.markers().is_empty(),
+        "{failpoint}: faults left: {:?}",
+        h.markers()
+    );
     h
 }
 
@@ -86,7 +106,12 @@ fn kill_after_plan_leaves_a_pending_record_that_recovery_closes() {
     let h = Home::new();
     h.write_world(2);
     let f = exp(&h);
-    let o = h.cmd().env("CHAOSDUCK_FAILPOINT", "after-plan").args(["run", f.to_str().unwrap()]).output().unwrap();
+    let o = h
+        .cmd()
+        .env("CHAOSDUCK_FAILPOINT", "after-plan")
+        .args(["run", f.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(o.status.code().is_none());
     {
         let s = Store::open(&h.db()).unwrap();
@@ -103,7 +128,12 @@ fn any_command_that_opens_the_store_recovers_first() {
     let h = Home::new();
     h.write_world(2);
     let f = exp(&h);
-    let o = h.cmd().env("CHAOSDUCK_FAILPOINT", "after-apply:2").args(["run", f.to_str().unwrap()]).output().unwrap();
+    let o = h
+        .cmd()
+        .env("CHAOSDUCK_FAILPOINT", "after-apply:2")
+        .args(["run", f.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(o.status.code().is_none());
     assert_eq!(h.markers().len(), 2);
     let o = h.run(&["list"]);

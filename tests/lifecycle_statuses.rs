@@ -9,13 +9,18 @@ fn json_run(h: &Home, file: &std::path::Path, extra: &[&str]) -> (i32, Value) {
     let mut args = vec!["run", "-o", "json", file.to_str().unwrap()];
     args.extend_from_slice(extra);
     let o = h.run(&args);
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("not json: {}", text(&o)));
+    let v: Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("not json: {}", text(&o)));
     (code(&o), v)
 }
 
 fn fast_config(h: &Home) -> std::path::PathBuf {
     let p = h.path().join("config.toml");
-    std::fs::write(&p, "[rollback]\nmax_attempts = 3\ninitial_backoff = \"10ms\"\nmax_backoff = \"40ms\"\n").unwrap();
+    std::fs::write(
+        &p,
+        "[rollback]\nmax_attempts = 3\ninitial_backoff = \"10ms\"\nmax_backoff = \"40ms\"\n",
+    )
+    .unwrap();
     p
 }
 
@@ -43,7 +48,10 @@ fn violated_when_a_continuous_probe_fails_during_the_fault() {
     h.write_world(1);
     let w = h.world();
     // The probe fails while any marker exists in the world: it sees the fault.
-    let probe = format!("ls {}/*.fault >/dev/null 2>&1 && exit 1 || exit 0", w.display());
+    let probe = format!(
+        "ls {}/*.fault >/dev/null 2>&1 && exit 1 || exit 0",
+        w.display()
+    );
     let f = h.experiment(
         "violated",
         &format!(
@@ -60,7 +68,10 @@ fn violated_when_a_continuous_probe_fails_during_the_fault() {
 fn abort_on_failure_stops_the_run_and_rolls_back() {
     let h = Home::new();
     h.write_world(1);
-    let probe = format!("ls {}/*.fault >/dev/null 2>&1 && exit 1 || exit 0", h.world().display());
+    let probe = format!(
+        "ls {}/*.fault >/dev/null 2>&1 && exit 1 || exit 0",
+        h.world().display()
+    );
     let f = h.experiment(
         "abort",
         &format!(
@@ -69,7 +80,10 @@ fn abort_on_failure_stops_the_run_and_rolls_back() {
     );
     let start = std::time::Instant::now();
     let (c, v) = json_run(&h, &f, &[]);
-    assert!(start.elapsed() < std::time::Duration::from_secs(10), "the stop condition must end the run early");
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(10),
+        "the stop condition must end the run early"
+    );
     assert_eq!(c, 3, "{v}");
     assert_eq!(v["status"], "aborted");
     assert!(v["abort_reason"].as_str().unwrap().contains("guard"));
@@ -82,7 +96,10 @@ fn failed_when_injection_fails_part_way_and_what_was_done_is_reverted() {
     let h = Home::new();
     h.write_world(3);
     std::fs::write(h.world().join("fail-apply"), "shop/web-2\n").unwrap();
-    let f = h.experiment("partial", &format!("{WEB}  duration: 5s\n  safety: {{blastRadius: 3}}\n"));
+    let f = h.experiment(
+        "partial",
+        &format!("{WEB}  duration: 5s\n  safety: {{blastRadius: 3}}\n"),
+    );
     let (c, v) = json_run(&h, &f, &[]);
     assert_eq!(c, 5, "{v}");
     assert_eq!(v["status"], "failed");
@@ -97,21 +114,39 @@ fn rollback_is_lifo_continues_past_a_failing_step_and_bounds_retries() {
     h.write_world(3);
     let cfg = fast_config(&h);
     // web-1 always fails to revert; web-0 fails once and then succeeds.
-    std::fs::write(h.world().join("fail-revert"), "shop/web-1 always\nshop/web-0 1\n").unwrap();
-    let f = h.experiment("lifo", &format!("{WEB}  duration: 200ms\n  safety: {{blastRadius: 3}}\n"));
+    std::fs::write(
+        h.world().join("fail-revert"),
+        "shop/web-1 always\nshop/web-0 1\n",
+    )
+    .unwrap();
+    let f = h.experiment(
+        "lifo",
+        &format!("{WEB}  duration: 200ms\n  safety: {{blastRadius: 3}}\n"),
+    );
     let (c, v) = json_run(&h, &f, &["--config", cfg.to_str().unwrap()]);
     assert_eq!(c, 5, "{v}");
     assert_eq!(v["status"], "failed");
     let j = v["journal"].as_array().unwrap();
     let by_target = |t: &str| j.iter().find(|e| e["target"]["name"] == t).unwrap().clone();
     assert_eq!(by_target("shop/web-1")["state"], "failed");
-    assert_eq!(by_target("shop/web-1")["attempts"], 3, "retries are bounded by max_attempts");
+    assert_eq!(
+        by_target("shop/web-1")["attempts"],
+        3,
+        "retries are bounded by max_attempts"
+    );
     assert_eq!(by_target("shop/web-0")["state"], "reverted");
     assert_eq!(by_target("shop/web-0")["attempts"], 2);
     assert_eq!(by_target("shop/web-2")["state"], "reverted");
     // LIFO: web-2 (seq 3) first, then web-0 (seq 1); web-1 never succeeded.
     let log = h.undo_log();
-    let seq_of = |m: &str| m.rsplit('-').next().unwrap().trim_end_matches(".fault").parse::<u32>().unwrap();
+    let seq_of = |m: &str| {
+        m.rsplit('-')
+            .next()
+            .unwrap()
+            .trim_end_matches(".fault")
+            .parse::<u32>()
+            .unwrap()
+    };
     let order: Vec<u32> = log.iter().map(|m| seq_of(m)).collect();
     assert_eq!(order, vec![3, 1]);
     // The failed step stays open; recover finishes it once the cause is gone.
@@ -136,7 +171,10 @@ fn aborted_by_the_hard_timeout() {
     let (c, v) = json_run(&h, &f, &[]);
     assert_eq!(c, 3, "{v}");
     assert_eq!(v["status"], "aborted");
-    assert!(v["abort_reason"].as_str().unwrap().contains("timeout"), "{v}");
+    assert!(
+        v["abort_reason"].as_str().unwrap().contains("timeout"),
+        "{v}"
+    );
     assert!(v["journal"].as_array().unwrap().is_empty());
 }
 
@@ -145,7 +183,10 @@ fn refused_by_guardrails_changes_nothing() {
     let h = Home::new();
     h.write_world(4);
     // 4 of 14 eligible pods = 28 %, above a 20 % limit.
-    let f = h.experiment("wide", &format!("{WEB}  duration: 1s\n  safety: {{blastRadius: 20%}}\n"));
+    let f = h.experiment(
+        "wide",
+        &format!("{WEB}  duration: 1s\n  safety: {{blastRadius: 20%}}\n"),
+    );
     let (c, v) = json_run(&h, &f, &[]);
     assert_eq!(c, 4, "{v}");
     assert!(v["error"].as_str().unwrap().contains("blast-radius"));
@@ -157,7 +198,13 @@ fn refused_by_guardrails_changes_nothing() {
     );
     let (c, v) = json_run(&h, &f, &[]);
     assert_eq!(c, 4, "{v}");
-    assert!(v["error"].as_str().unwrap().contains("--confirm-namespace kube-system"), "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("--confirm-namespace kube-system"),
+        "{v}"
+    );
     let (c, v) = json_run(&h, &f, &["--confirm-namespace", "kube-system"]);
     assert_eq!(c, 7, "{v}");
     assert_eq!(v["status"], "completed");
@@ -167,14 +214,27 @@ fn refused_by_guardrails_changes_nothing() {
 fn dry_run_lists_targets_and_undo_steps_and_changes_nothing() {
     let h = Home::new();
     h.write_world(2);
-    let f = h.experiment("dry", &format!("{WEB}  duration: 1s\n  safety: {{blastRadius: 2}}\n"));
+    let f = h.experiment(
+        "dry",
+        &format!("{WEB}  duration: 1s\n  safety: {{blastRadius: 2}}\n"),
+    );
     let o = h.run(&["dry-run", f.to_str().unwrap()]);
     assert_eq!(code(&o), 0, "{}", text(&o));
     let t = text(&o);
-    assert!(t.contains("pod shop/web-0") && t.contains("pod shop/web-1"), "{t}");
+    assert!(
+        t.contains("pod shop/web-0") && t.contains("pod shop/web-1"),
+        "{t}"
+    );
     assert!(t.contains("undo: remove marker"), "{t}");
     assert!(t.contains("blast-radius"), "{t}");
     assert!(h.markers().is_empty());
     let o = h.run(&["list", "-o", "json"]);
-    assert_eq!(serde_json::from_slice::<Value>(&o.stdout).unwrap().as_array().unwrap().len(), 0);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&o.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
 }

@@ -10,13 +10,28 @@ use std::time::Duration;
 fn a_second_process_gets_a_clear_error_and_the_file_is_intact() {
     let h = Home::new();
     h.write_world(1);
-    let f = h.experiment("long", &format!("{WEB}  duration: 20s\n  safety: {{blastRadius: 1}}\n"));
-    let mut first = h.cmd().args(["run", f.to_str().unwrap()]).stdout(std::process::Stdio::null()).spawn().unwrap();
-    assert!(wait_until(Duration::from_secs(10), || h.markers().len() == 1), "first run never injected");
+    let f = h.experiment(
+        "long",
+        &format!("{WEB}  duration: 20s\n  safety: {{blastRadius: 1}}\n"),
+    );
+    let mut first = h
+        .cmd()
+        .args(["run", f.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || h.markers().len() == 1),
+        "first run never injected"
+    );
     let o = h.run(&["list"]);
     assert_eq!(code(&o), 6, "{}", text(&o));
     let t = text(&o);
-    assert!(t.contains(&h.db().display().to_string()) && t.contains("held by another chaosduck process"), "{t}");
+    assert!(
+        t.contains(&h.db().display().to_string())
+            && t.contains("held by another chaosduck process"),
+        "{t}"
+    );
     assert!(t.contains("pid"), "the holder is named: {t}");
     // Stop the first through the control socket; then the file opens with the record in it.
     let o = h.run(&["stop"]);
@@ -50,8 +65,11 @@ fn a_future_schema_version_is_refused_untouched() {
         let db = redb::Database::create(h.db()).unwrap();
         let w = db.begin_write().unwrap();
         {
-            let mut t = w.open_table(redb::TableDefinition::<&str, &[u8]>::new("meta")).unwrap();
-            t.insert("schema_version", 99u32.to_le_bytes().as_slice()).unwrap();
+            let mut t = w
+                .open_table(redb::TableDefinition::<&str, &[u8]>::new("meta"))
+                .unwrap();
+            t.insert("schema_version", 99u32.to_le_bytes().as_slice())
+                .unwrap();
         }
         w.commit().unwrap();
     }

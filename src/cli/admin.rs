@@ -37,7 +37,11 @@ pub async fn recover(cli: &Cli, output: OutputFormat) -> Exit {
             }
         }
     }
-    if open.is_empty() { Exit::Ok } else { Exit::Failed }
+    if open.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Failed
+    }
 }
 
 /// `stop`: reach the running instance through its socket, or recover and latch here.
@@ -52,9 +56,16 @@ pub async fn stop(cli: &Cli) -> Exit {
                 rep.still_open
             );
             println!("new runs are refused until `chaosduck reset`");
-            if rep.still_open == 0 { Exit::Ok } else { Exit::Failed }
+            if rep.still_open == 0 {
+                Exit::Ok
+            } else {
+                Exit::Failed
+            }
         }
-        Ok(Some(other)) => fail(Exit::Failed, format!("unexpected reply from the running instance: {other:?}")),
+        Ok(Some(other)) => fail(
+            Exit::Failed,
+            format!("unexpected reply from the running instance: {other:?}"),
+        ),
         Ok(None) | Err(_) => {
             // Nobody listens: do it here. A process that is just exiting still holds the file
             // for a moment, so retry briefly.
@@ -65,15 +76,29 @@ pub async fn stop(cli: &Cli) -> Exit {
                     Err(Exit::Environment) if tries < 50 => {
                         tries += 1;
                         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                        if let Ok(Some(Reply::Stopped(rep))) = control::request(&path, &Request::Stop).await {
-                            println!("emergency stop done: {} run(s) stopped, {} step(s) still open", rep.stopped.len(), rep.still_open);
-                            return if rep.still_open == 0 { Exit::Ok } else { Exit::Failed };
+                        if let Ok(Some(Reply::Stopped(rep))) =
+                            control::request(&path, &Request::Stop).await
+                        {
+                            println!(
+                                "emergency stop done: {} run(s) stopped, {} step(s) still open",
+                                rep.stopped.len(),
+                                rep.still_open
+                            );
+                            return if rep.still_open == 0 {
+                                Exit::Ok
+                            } else {
+                                Exit::Failed
+                            };
                         }
                     }
                     Err(e) => return e,
                 }
             };
-            match env.sup.emergency_stop("chaosduck stop (no running instance)").await {
+            match env
+                .sup
+                .emergency_stop("chaosduck stop (no running instance)")
+                .await
+            {
                 Ok(rep) => {
                     println!(
                         "no running instance; recovered {} experiment(s) from the journal, {} step(s) still open",
@@ -81,7 +106,11 @@ pub async fn stop(cli: &Cli) -> Exit {
                         rep.still_open
                     );
                     println!("new runs are refused until `chaosduck reset`");
-                    if rep.still_open == 0 { Exit::Ok } else { Exit::Failed }
+                    if rep.still_open == 0 {
+                        Exit::Ok
+                    } else {
+                        Exit::Failed
+                    }
                 }
                 Err(e) => fail(Exit::Failed, e),
             }

@@ -19,7 +19,12 @@ async fn load_full(store: &Store, id: &str) -> Result<Full, StoreError> {
     let (s, id) = (store.clone(), id.to_string());
     tokio::task::spawn_blocking(move || {
         let id = s.resolve_id(&id)?;
-        Ok(Full { rec: s.experiment(&id)?, events: s.events(&id)?, journal: s.journal(&id)?, samples: s.samples(&id)? })
+        Ok(Full {
+            rec: s.experiment(&id)?,
+            events: s.events(&id)?,
+            journal: s.journal(&id)?,
+            samples: s.samples(&id)?,
+        })
     })
     .await
     .map_err(|e| StoreError::Db(e.to_string()))?
@@ -53,9 +58,14 @@ pub async fn list(cli: &Cli, output: OutputFormat) -> Exit {
         }
         OutputFormat::Text => {
             if recs.is_empty() {
-                println!("no experiments yet; try `chaosduck run experiments/pod-delete.yaml --dry-run`");
+                println!(
+                    "no experiments yet; try `chaosduck run experiments/pod-delete.yaml --dry-run`"
+                );
             } else {
-                println!("{:<12}  {:<24} {:<17} {:<18} {:<12} AGE", "ID", "NAME", "FAULT", "STATUS", "VERDICT");
+                println!(
+                    "{:<12}  {:<24} {:<17} {:<18} {:<12} AGE",
+                    "ID", "NAME", "FAULT", "STATUS", "VERDICT"
+                );
                 for r in &recs {
                     println!(
                         "{:<12}  {:<24} {:<17} {:<18} {:<12} {}",
@@ -63,7 +73,9 @@ pub async fn list(cli: &Cli, output: OutputFormat) -> Exit {
                         r.name,
                         r.fault.as_str(),
                         r.status.as_str(),
-                        r.verdict.as_ref().map_or("-".to_string(), |v| v.kind.to_string()),
+                        r.verdict
+                            .as_ref()
+                            .map_or("-".to_string(), |v| v.kind.to_string()),
                         age(r.created_at)
                     );
                 }
@@ -119,7 +131,8 @@ pub async fn export(cli: &Cli, id: &str, format: ExportFormat) -> Exit {
 }
 
 fn ts(ms: i64) -> String {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+    let t =
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0));
     humantime::format_rfc3339_millis(t).to_string()
 }
 

@@ -8,11 +8,11 @@ mod run;
 mod validate;
 
 use crate::config::Config;
+use crate::engine::Engines;
 use crate::engine::events::EventSink;
 use crate::engine::runner::RunContext;
 use crate::engine::supervisor::Supervisor;
 use crate::engine::testworld::TestWorld;
-use crate::engine::Engines;
 use crate::store::{Store, StoreError};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -217,14 +217,20 @@ pub(crate) async fn open_env(cli: &Cli, events: EventSink) -> Result<Env, Exit> 
         .map_err(|e| fail(Exit::Environment, e))?
         .map_err(|e| {
             let code = match e {
-                StoreError::Locked { .. } | StoreError::Corrupt { .. } | StoreError::FutureVersion { .. } | StoreError::Io { .. } => {
-                    Exit::Environment
-                }
+                StoreError::Locked { .. }
+                | StoreError::Corrupt { .. }
+                | StoreError::FutureVersion { .. }
+                | StoreError::Io { .. } => Exit::Environment,
                 _ => Exit::Failed,
             };
             fail(code, e)
         })?;
-    let ctx = RunContext { store: store.clone(), engines: cli.engines(), config: Arc::new(config), events };
+    let ctx = RunContext {
+        store: store.clone(),
+        engines: cli.engines(),
+        config: Arc::new(config),
+        events,
+    };
     let sup = Supervisor::new(ctx);
     // Before anything else: revert what a dead process left behind.
     match sup.recover().await {
@@ -248,16 +254,31 @@ pub async fn dispatch(cli: Cli) -> Exit {
         Command::Schema => validate::schema(),
         Command::Completions { shell } => {
             use clap::CommandFactory;
-            clap_complete::generate(*shell, &mut Cli::command(), "chaosduck", &mut std::io::stdout());
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "chaosduck",
+                &mut std::io::stdout(),
+            );
             Exit::Ok
         }
-        Command::Run { file, dry_run: true, confirm_namespace, output }
-        | Command::DryRun { file, confirm_namespace, output } => {
-            run::dry_run(&cli, file, confirm_namespace.clone(), *output).await
+        Command::Run {
+            file,
+            dry_run: true,
+            confirm_namespace,
+            output,
         }
-        Command::Run { file, dry_run: false, confirm_namespace, output } => {
-            run::run(&cli, file, confirm_namespace.clone(), *output).await
-        }
+        | Command::DryRun {
+            file,
+            confirm_namespace,
+            output,
+        } => run::dry_run(&cli, file, confirm_namespace.clone(), *output).await,
+        Command::Run {
+            file,
+            dry_run: false,
+            confirm_namespace,
+            output,
+        } => run::run(&cli, file, confirm_namespace.clone(), *output).await,
         Command::List { output } => inspect::list(&cli, *output).await,
         Command::Show { id, output } => inspect::show(&cli, id, *output).await,
         Command::Export { id, format } => inspect::export(&cli, id, *format).await,

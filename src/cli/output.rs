@@ -38,7 +38,12 @@ pub fn print_preview(p: &Preview) {
     }
     println!("guardrails:");
     for r in &p.guardrails {
-        println!("  {} {:<20} {}", if r.passed { "ok  " } else { "DENY" }, r.rule, r.message);
+        println!(
+            "  {} {:<20} {}",
+            if r.passed { "ok  " } else { "DENY" },
+            r.rule,
+            r.message
+        );
     }
 }
 
@@ -46,7 +51,11 @@ pub fn print_preview(p: &Preview) {
 pub fn journal_line(e: &JournalEntry) -> String {
     let mut s = format!("#{:<3} {:<8} {}", e.seq, e.state.to_string(), e.summary);
     if e.attempts > 0 {
-        s.push_str(&format!(" ({} attempt{})", e.attempts, if e.attempts == 1 { "" } else { "s" }));
+        s.push_str(&format!(
+            " ({} attempt{})",
+            e.attempts,
+            if e.attempts == 1 { "" } else { "s" }
+        ));
     }
     if let Some(n) = &e.note {
         s.push_str(&format!(" — {n}"));

@@ -21,7 +21,12 @@ fn load(file: &Path) -> Result<crate::domain::ExperimentDoc, Exit> {
 }
 
 /// `dry-run FILE`: the plan and guardrail verdicts; nothing changes.
-pub async fn dry_run(cli: &Cli, file: &Path, confirm: Option<String>, output: OutputFormat) -> Exit {
+pub async fn dry_run(
+    cli: &Cli,
+    file: &Path,
+    confirm: Option<String>,
+    output: OutputFormat,
+) -> Exit {
     let doc = match load(file) {
         Ok(d) => d,
         Err(e) => return e,
@@ -30,17 +35,34 @@ pub async fn dry_run(cli: &Cli, file: &Path, confirm: Option<String>, output: Ou
         Ok(e) => e,
         Err(e) => return e,
     };
-    let req = RunRequest { doc, source: Some(file.display().to_string()), confirm_namespace: confirm };
+    let req = RunRequest {
+        doc,
+        source: Some(file.display().to_string()),
+        confirm_namespace: confirm,
+    };
     let ctx: &RunContext = env.sup.context();
     match runner::preview(ctx, "dry-run", &req).await {
         Ok(p) => {
             let refused = p.guardrails.iter().any(|r| !r.passed);
             match output {
-                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&p).unwrap_or_default()),
+                OutputFormat::Json => {
+                    println!("{}", serde_json::to_string_pretty(&p).unwrap_or_default())
+                }
                 OutputFormat::Text => {
-                    println!("dry run of {} ({}) — nothing will be changed", req.doc.metadata.name, req.doc.fault_kind());
+                    println!(
+                        "dry run of {} ({}) — nothing will be changed",
+                        req.doc.metadata.name,
+                        req.doc.fault_kind()
+                    );
                     print_preview(&p);
-                    println!("{}", if refused { "verdict: a real run would be REFUSED" } else { "verdict: a real run may proceed" });
+                    println!(
+                        "{}",
+                        if refused {
+                            "verdict: a real run would be REFUSED"
+                        } else {
+                            "verdict: a real run may proceed"
+                        }
+                    );
                 }
             }
             if refused { Exit::Refused } else { Exit::Ok }
@@ -65,13 +87,20 @@ pub async fn run(cli: &Cli, file: &Path, confirm: Option<String>, output: Output
     let server = match control::serve(sup.clone(), sock.clone()).await {
         Ok(h) => Some(h),
         Err(e) => {
-            eprintln!("chaosduck: control socket {} unavailable ({e}); `chaosduck stop` will not reach this run", sock.display());
+            eprintln!(
+                "chaosduck: control socket {} unavailable ({e}); `chaosduck stop` will not reach this run",
+                sock.display()
+            );
             None
         }
     };
     let signals = tokio::spawn(watch_signals(sup.clone()));
     let printer = (output == OutputFormat::Text).then(|| tokio::spawn(print_events(rx)));
-    let req = RunRequest { doc, source: Some(file.display().to_string()), confirm_namespace: confirm };
+    let req = RunRequest {
+        doc,
+        source: Some(file.display().to_string()),
+        confirm_namespace: confirm,
+    };
     let result = sup.run(req).await;
     // A stop from another shell may be finishing its recovery: let it answer before exiting.
     let control_done = sup.control_lock().lock().await;
@@ -110,10 +139,17 @@ pub async fn run(cli: &Cli, file: &Path, confirm: Option<String>, output: Output
         Ok(RunOutcome::Finished { record, journal }) => {
             match output {
                 OutputFormat::Json => {
-                    println!("{}", serde_json::to_string_pretty(&record_json(&record, &journal)).unwrap_or_default())
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&record_json(&record, &journal))
+                            .unwrap_or_default()
+                    )
                 }
                 OutputFormat::Text => {
-                    println!("experiment {} ({}) finished: {}", record.name, record.id, record.status);
+                    println!(
+                        "experiment {} ({}) finished: {}",
+                        record.name, record.id, record.status
+                    );
                     if let Some(r) = &record.abort_reason {
                         println!("  stopped early: {r}");
                     }
@@ -146,9 +182,11 @@ pub async fn run(cli: &Cli, file: &Path, confirm: Option<String>, output: Output
 /// SIGINT, SIGTERM and SIGHUP stop every run (each rolls back); the process exits when done.
 async fn watch_signals(sup: std::sync::Arc<crate::engine::supervisor::Supervisor>) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term), Ok(mut hup)) =
-        (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()))
-    else {
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
         tracing::error!("cannot install signal handlers");
         return;
     };
@@ -183,21 +221,45 @@ async fn print_events(mut rx: mpsc::Receiver<RunEvent>) {
         };
         match ev {
             RunEvent::Planned { id, plan } => {
-                println!("{} experiment {id}: {} target(s) planned by {}", t(&start), plan.targets.len(), plan.engine)
+                println!(
+                    "{} experiment {id}: {} target(s) planned by {}",
+                    t(&start),
+                    plan.targets.len(),
+                    plan.engine
+                )
             }
             RunEvent::PhaseChanged { phase, .. } => {
                 observing = (phase == crate::domain::Phase::Observe).then(Instant::now);
                 println!("{} {phase}", t(&start));
             }
-            RunEvent::Journal { entry } => println!("{} journal {}", t(&start), journal_line(&entry)),
+            RunEvent::Journal { entry } => {
+                println!("{} journal {}", t(&start), journal_line(&entry))
+            }
             RunEvent::ProbeSample { sample, .. } => {
-                let v = sample.value.map(|v| format!(" value {v:.1}")).unwrap_or_default();
-                let verdict = if sample.skipped { "not evaluated" } else if sample.passed { "pass" } else { "FAIL" };
+                let v = sample
+                    .value
+                    .map(|v| format!(" value {v:.1}"))
+                    .unwrap_or_default();
+                let verdict = if sample.skipped {
+                    "not evaluated"
+                } else if sample.passed {
+                    "pass"
+                } else {
+                    "FAIL"
+                };
                 let err = sample.error.map(|e| format!(" ({e})")).unwrap_or_default();
                 println!("{} probe {} {verdict}{v}{err}", t(&start), sample.probe);
             }
-            RunEvent::RollbackRetry { seq, attempts, error, .. } => {
-                println!("{} rollback #{seq} attempt {attempts} failed, retrying: {error}", t(&start))
+            RunEvent::RollbackRetry {
+                seq,
+                attempts,
+                error,
+                ..
+            } => {
+                println!(
+                    "{} rollback #{seq} attempt {attempts} failed, retrying: {error}",
+                    t(&start)
+                )
             }
             RunEvent::Message { text, .. } => println!("{} {text}", t(&start)),
             RunEvent::Finished { .. } => return,

@@ -10,7 +10,11 @@ pub fn validate(files: &[PathBuf], output: OutputFormat) -> Exit {
     let mut ok = Vec::new();
     for f in files {
         match load_experiment_file(f) {
-            Ok(doc) => ok.push((f.display().to_string(), doc.metadata.name.clone(), doc.fault_kind())),
+            Ok(doc) => ok.push((
+                f.display().to_string(),
+                doc.metadata.name.clone(),
+                doc.fault_kind(),
+            )),
             Err(d) => all.extend(d),
         }
     }
@@ -30,11 +34,19 @@ pub fn validate(files: &[PathBuf], output: OutputFormat) -> Exit {
                 eprintln!("{d}");
             }
             if !all.is_empty() {
-                eprintln!("{} problem(s) in {} file(s)", all.len(), files.len() - ok.len());
+                eprintln!(
+                    "{} problem(s) in {} file(s)",
+                    all.len(),
+                    files.len() - ok.len()
+                );
             }
         }
     }
-    if all.is_empty() { Exit::Ok } else { Exit::Invalid }
+    if all.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Invalid
+    }
 }
 
 /// Prints the JSON Schema of experiment documents.

@@ -45,7 +45,7 @@ impl Amount {
                 .trim()
                 .parse()
                 .map_err(|_| format!("invalid percentage {t:?}; write e.g. 25%"))?;
-            if !v.is_finite() || v < 0.0 || v > 100.0 {
+            if !v.is_finite() || !(0.0..=100.0).contains(&v) {
                 return Err(format!("percentage {t:?} must be between 0% and 100%"));
             }
             Ok(Amount::Percent(v))
@@ -87,9 +87,11 @@ impl<'de> Deserialize<'de> for Amount {
                 Ok(Amount::Count(v))
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Amount, E> {
-                u64::try_from(v)
-                    .map(Amount::Count)
-                    .map_err(|_| E::custom(format!("negative amount {v}; use a count ≥ 1 or a percentage")))
+                u64::try_from(v).map(Amount::Count).map_err(|_| {
+                    E::custom(format!(
+                        "negative amount {v}; use a count ≥ 1 or a percentage"
+                    ))
+                })
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Amount, E> {
                 Err(E::custom(format!(
@@ -149,7 +151,9 @@ impl<'de> Deserialize<'de> for Percent {
             if v.is_finite() && (0.0..=100.0).contains(&v) {
                 Ok(Percent(v))
             } else {
-                Err(E::custom(format!("percentage {v} must be between 0 and 100")))
+                Err(E::custom(format!(
+                    "percentage {v} must be between 0 and 100"
+                )))
             }
         }
         impl serde::de::Visitor<'_> for V {
@@ -232,11 +236,11 @@ impl ByteSize {
 impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let b = self.0;
-        if b >= 1 << 30 && b % (1 << 30) == 0 {
+        if b >= 1 << 30 && b.is_multiple_of(1 << 30) {
             write!(f, "{}Gi", b >> 30)
-        } else if b >= 1 << 20 && b % (1 << 20) == 0 {
+        } else if b >= 1 << 20 && b.is_multiple_of(1 << 20) {
             write!(f, "{}Mi", b >> 20)
-        } else if b >= 1 << 10 && b % (1 << 10) == 0 {
+        } else if b >= 1 << 10 && b.is_multiple_of(1 << 10) {
             write!(f, "{}Ki", b >> 10)
         } else {
             write!(f, "{b}")
@@ -298,7 +302,11 @@ mod tests {
         assert_eq!(Amount::Count(2).of(10), 2);
         assert_eq!(Amount::Count(20).of(10), 10);
         assert_eq!(Amount::Percent(25.0).of(10), 2);
-        assert_eq!(Amount::Percent(1.0).of(10), 1, "a positive share picks at least one");
+        assert_eq!(
+            Amount::Percent(1.0).of(10),
+            1,
+            "a positive share picks at least one"
+        );
         assert_eq!(Amount::Percent(50.0).of(0), 0);
         assert!(Amount::parse("0%").unwrap().is_zero());
         assert!(Amount::parse("150%").is_err());

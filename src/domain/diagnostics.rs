@@ -62,22 +62,36 @@ pub fn parse_experiment(file: &str, text: &str) -> Result<ExperimentDoc, Vec<Dia
             return Err(vec![diag(
                 Some(e.loc),
                 "",
-                format!("YAML syntax error: {}; check the indentation and brackets here", e.message),
+                format!(
+                    "YAML syntax error: {}; check the indentation and brackets here",
+                    e.message
+                ),
             )]);
         }
     };
     if index.empty {
-        return Err(vec![diag(None, "", "the file is empty; start from `chaosduck schema` or an example in experiments/".into())]);
+        return Err(vec![diag(
+            None,
+            "",
+            "the file is empty; start from `chaosduck schema` or an example in experiments/".into(),
+        )]);
     }
     if index.documents > 1 {
-        return Err(vec![diag(None, "", "the file holds several YAML documents; put one experiment per file".into())]);
+        return Err(vec![diag(
+            None,
+            "",
+            "the file holds several YAML documents; put one experiment per file".into(),
+        )]);
     }
     let de = serde_norway::Deserializer::from_str(text);
     let doc: ExperimentDoc = match serde_path_to_error::deserialize(de) {
         Ok(d) => d,
         Err(e) => {
             let mut path = clean_path(&e.path().to_string());
-            let yaml_loc = e.inner().location().map(|l| Loc { line: l.line(), column: l.column() });
+            let yaml_loc = e.inner().location().map(|l| Loc {
+                line: l.line(),
+                column: l.column(),
+            });
             let mut message = strip_location(&e.inner().to_string());
             // Internally tagged faults hide the field inside; read the variant on its own.
             if path == "spec.fault"
@@ -125,12 +139,19 @@ fn locate(index: &YamlIndex, path: &str, message: &str) -> Option<Loc> {
         }
     }
     if let Some(variant) = between(message, "unknown variant `", "`") {
-        let p = if path.is_empty() { variant.to_string() } else { format!("{path}.{variant}") };
+        let p = if path.is_empty() {
+            variant.to_string()
+        } else {
+            format!("{path}.{variant}")
+        };
         if let Some(l) = index.key(&p) {
             return Some(l);
         }
     }
-    index.key(path).filter(|_| message.starts_with("missing field")).or_else(|| index.value(path))
+    index
+        .key(path)
+        .filter(|_| message.starts_with("missing field"))
+        .or_else(|| index.value(path))
 }
 
 fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
@@ -142,7 +163,11 @@ fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
 /// serde_path_to_error writes the root as "." and map keys plainly.
 fn clean_path(p: &str) -> String {
     let p = p.trim_start_matches('.');
-    if p == "?" { String::new() } else { p.replace(".?", "") }
+    if p == "?" {
+        String::new()
+    } else {
+        p.replace(".?", "")
+    }
 }
 
 fn strip_location(m: &str) -> String {

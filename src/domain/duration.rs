@@ -33,10 +33,14 @@ impl HumanDuration {
             return Err("empty duration; write it with a unit, e.g. 30s or 2m".into());
         }
         if t.starts_with('-') {
-            return Err(format!("negative duration {t:?}; durations must be positive, e.g. 30s"));
+            return Err(format!(
+                "negative duration {t:?}; durations must be positive, e.g. 30s"
+            ));
         }
         if t.chars().all(|c| c.is_ascii_digit() || c == '.') {
-            return Err(format!("duration {t:?} has no unit; write e.g. {t}s or {t}ms"));
+            return Err(format!(
+                "duration {t:?} has no unit; write e.g. {t}s or {t}ms"
+            ));
         }
         humantime::parse_duration(t)
             .map(Self)
@@ -117,16 +121,36 @@ mod tests {
 
     #[test]
     fn parses_common_forms() {
-        assert_eq!(HumanDuration::parse("30s").unwrap().get(), Duration::from_secs(30));
-        assert_eq!(HumanDuration::parse("2m").unwrap().get(), Duration::from_secs(120));
-        assert_eq!(HumanDuration::parse("250ms").unwrap().get(), Duration::from_millis(250));
-        assert_eq!(HumanDuration::parse("1h 30m").unwrap().get(), Duration::from_secs(5400));
+        assert_eq!(
+            HumanDuration::parse("30s").unwrap().get(),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            HumanDuration::parse("2m").unwrap().get(),
+            Duration::from_secs(120)
+        );
+        assert_eq!(
+            HumanDuration::parse("250ms").unwrap().get(),
+            Duration::from_millis(250)
+        );
+        assert_eq!(
+            HumanDuration::parse("1h 30m").unwrap().get(),
+            Duration::from_secs(5400)
+        );
     }
 
     #[test]
     fn refuses_negative_and_unitless() {
-        assert!(HumanDuration::parse("-5s").unwrap_err().contains("negative"));
+        assert!(
+            HumanDuration::parse("-5s")
+                .unwrap_err()
+                .contains("negative")
+        );
         assert!(HumanDuration::parse("30").unwrap_err().contains("no unit"));
-        assert!(HumanDuration::parse("fast").unwrap_err().contains("invalid duration"));
+        assert!(
+            HumanDuration::parse("fast")
+                .unwrap_err()
+                .contains("invalid duration")
+        );
     }
 }

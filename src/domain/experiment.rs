@@ -130,11 +130,17 @@ impl ExperimentDoc {
         if self.api_version != API_VERSION {
             add(
                 "apiVersion",
-                format!("unsupported apiVersion {:?}; this build reads {API_VERSION:?}", self.api_version),
+                format!(
+                    "unsupported apiVersion {:?}; this build reads {API_VERSION:?}",
+                    self.api_version
+                ),
             );
         }
         if self.kind != "Experiment" {
-            add("kind", format!("kind must be \"Experiment\", not {:?}", self.kind));
+            add(
+                "kind",
+                format!("kind must be \"Experiment\", not {:?}", self.kind),
+            );
         }
         if let Err(e) = check_name(&self.metadata.name) {
             add("metadata.name", e);
@@ -155,11 +161,17 @@ impl ExperimentDoc {
             );
         }
         if spec.duration.get().is_zero() {
-            add("spec.duration", "duration must be longer than 0s, e.g. 30s".into());
+            add(
+                "spec.duration",
+                "duration must be longer than 0s, e.g. 30s".into(),
+            );
         }
         if let Some(t) = spec.safety.timeout {
             if t.get().is_zero() {
-                add("spec.safety.timeout", "timeout must be longer than 0s, e.g. 120s".into());
+                add(
+                    "spec.safety.timeout",
+                    "timeout must be longer than 0s, e.g. 120s".into(),
+                );
             } else if t.get() <= spec.duration.get() {
                 add(
                     "spec.safety.timeout",
@@ -199,7 +211,10 @@ impl ExperimentDoc {
                     );
                 }
                 if count_zero(t.count) {
-                    add("spec.target.pods.count", "count 0 selects nothing; use at least 1 or 1%".into());
+                    add(
+                        "spec.target.pods.count",
+                        "count 0 selects nothing; use at least 1 or 1%".into(),
+                    );
                 }
             }
             Target::Nodes(t) => {
@@ -210,7 +225,10 @@ impl ExperimentDoc {
                     );
                 }
                 if count_zero(t.count) {
-                    add("spec.target.nodes.count", "count 0 selects nothing; use at least 1 or 1%".into());
+                    add(
+                        "spec.target.nodes.count",
+                        "count 0 selects nothing; use at least 1 or 1%".into(),
+                    );
                 }
             }
             Target::Instances(t) => {
@@ -222,22 +240,37 @@ impl ExperimentDoc {
                 }
                 for (i, id) in t.ids.iter().enumerate() {
                     if !id.starts_with("i-") {
-                        add(&format!("spec.target.instances.ids[{i}]"), format!("{id:?} is not an EC2 instance id (i-...)"));
+                        add(
+                            &format!("spec.target.instances.ids[{i}]"),
+                            format!("{id:?} is not an EC2 instance id (i-...)"),
+                        );
                     }
                 }
                 if count_zero(t.count) {
-                    add("spec.target.instances.count", "count 0 selects nothing; use at least 1 or 1%".into());
+                    add(
+                        "spec.target.instances.count",
+                        "count 0 selects nothing; use at least 1 or 1%".into(),
+                    );
                 }
             }
             Target::DbCluster(t) if t.id.trim().is_empty() => {
-                add("spec.target.dbCluster.id", "the DB cluster identifier is empty".into());
+                add(
+                    "spec.target.dbCluster.id",
+                    "the DB cluster identifier is empty".into(),
+                );
             }
             Target::DbInstance(t) if t.id.trim().is_empty() => {
-                add("spec.target.dbInstance.id", "the DB instance identifier is empty".into());
+                add(
+                    "spec.target.dbInstance.id",
+                    "the DB instance identifier is empty".into(),
+                );
             }
             Target::Route(t) => {
                 if !t.route_table.starts_with("rtb-") {
-                    add("spec.target.route.routeTable", format!("{:?} is not a route table id (rtb-...)", t.route_table));
+                    add(
+                        "spec.target.route.routeTable",
+                        format!("{:?} is not a route table id (rtb-...)", t.route_table),
+                    );
                 }
                 if let Err(e) = check_cidr(&t.destination_cidr) {
                     add("spec.target.route.destinationCidr", e);
@@ -245,10 +278,16 @@ impl ExperimentDoc {
             }
             Target::AvailabilityZone(t) => {
                 if !t.vpc.starts_with("vpc-") {
-                    add("spec.target.availabilityZone.vpc", format!("{:?} is not a VPC id (vpc-...)", t.vpc));
+                    add(
+                        "spec.target.availabilityZone.vpc",
+                        format!("{:?} is not a VPC id (vpc-...)", t.vpc),
+                    );
                 }
                 if t.zone.trim().is_empty() {
-                    add("spec.target.availabilityZone.zone", "the availability zone is empty".into());
+                    add(
+                        "spec.target.availabilityZone.zone",
+                        "the availability zone is empty".into(),
+                    );
                 }
             }
             _ => {}
@@ -259,12 +298,18 @@ impl ExperimentDoc {
         match &self.spec.fault {
             FaultSpec::NetworkLatency(f) => {
                 if f.latency.get().is_zero() {
-                    add("spec.fault.latency", "latency must be more than 0ms, e.g. 200ms".into());
+                    add(
+                        "spec.fault.latency",
+                        "latency must be more than 0ms, e.g. 200ms".into(),
+                    );
                 }
                 if let Some(j) = f.jitter
                     && j.get() > f.latency.get()
                 {
-                    add("spec.fault.jitter", format!("jitter {j} is larger than the latency {}", f.latency));
+                    add(
+                        "spec.fault.jitter",
+                        format!("jitter {j} is larger than the latency {}", f.latency),
+                    );
                 }
                 if let Some(c) = &f.destination_cidr
                     && let Err(e) = check_cidr(c)
@@ -272,12 +317,18 @@ impl ExperimentDoc {
                     add("spec.fault.destinationCidr", e);
                 }
                 if f.injection == InjectionMode::Exec && self.spec.target.namespace().is_none() {
-                    add("spec.fault.injection", "exec injection needs a pods target".into());
+                    add(
+                        "spec.fault.injection",
+                        "exec injection needs a pods target".into(),
+                    );
                 }
             }
             FaultSpec::NetworkLoss(f) => {
                 if f.percent.get() <= 0.0 {
-                    add("spec.fault.percent", "loss must be more than 0%, e.g. 10".into());
+                    add(
+                        "spec.fault.percent",
+                        "loss must be more than 0%, e.g. 10".into(),
+                    );
                 }
                 if let Some(c) = &f.destination_cidr
                     && let Err(e) = check_cidr(c)
@@ -287,7 +338,10 @@ impl ExperimentDoc {
             }
             FaultSpec::CpuStress(f) => {
                 if f.workers == 0 || f.workers > 256 {
-                    add("spec.fault.workers", format!("workers must be between 1 and 256, not {}", f.workers));
+                    add(
+                        "spec.fault.workers",
+                        format!("workers must be between 1 and 256, not {}", f.workers),
+                    );
                 }
                 if f.load.get() <= 0.0 {
                     add("spec.fault.load", "load must be more than 0%".into());
@@ -295,10 +349,16 @@ impl ExperimentDoc {
             }
             FaultSpec::MemoryStress(f) => {
                 if f.size.0 == 0 {
-                    add("spec.fault.size", "size must be more than 0, e.g. 256Mi".into());
+                    add(
+                        "spec.fault.size",
+                        "size must be more than 0, e.g. 256Mi".into(),
+                    );
                 }
                 if f.workers == 0 || f.workers > 64 {
-                    add("spec.fault.workers", format!("workers must be between 1 and 64, not {}", f.workers));
+                    add(
+                        "spec.fault.workers",
+                        format!("workers must be between 1 and 64, not {}", f.workers),
+                    );
                 }
             }
             _ => {}
@@ -312,22 +372,42 @@ impl ExperimentDoc {
             if p.name.trim().is_empty() {
                 add(&format!("{at}.name"), "the probe needs a name".into());
             } else if !seen.insert(p.name.clone()) {
-                add(&format!("{at}.name"), format!("probe name {:?} is used twice", p.name));
+                add(
+                    &format!("{at}.name"),
+                    format!("probe name {:?} is used twice", p.name),
+                );
             }
             let kinds = p.kinds();
             match kinds.len() {
-                0 => add(&at, "the probe names no check; add one of http, tcp, cmd, k8s, prometheus, aws".into()),
+                0 => add(
+                    &at,
+                    "the probe names no check; add one of http, tcp, cmd, k8s, prometheus, aws"
+                        .into(),
+                ),
                 1 => {}
-                _ => add(&at, format!("the probe names {} checks ({}); use one per probe", kinds.len(), kinds.join(", "))),
+                _ => add(
+                    &at,
+                    format!(
+                        "the probe names {} checks ({}); use one per probe",
+                        kinds.len(),
+                        kinds.join(", ")
+                    ),
+                ),
             }
             let periodic = matches!(p.mode, ProbeMode::Continuous | ProbeMode::OnChaos);
             if periodic && p.interval.is_none() {
-                add(&format!("{at}.interval"), format!("a {} probe needs an interval, e.g. 2s", p.mode));
+                add(
+                    &format!("{at}.interval"),
+                    format!("a {} probe needs an interval, e.g. 2s", p.mode),
+                );
             }
             if let Some(iv) = p.interval
                 && iv.get().is_zero()
             {
-                add(&format!("{at}.interval"), "interval must be longer than 0s".into());
+                add(
+                    &format!("{at}.interval"),
+                    "interval must be longer than 0s".into(),
+                );
             }
             if p.abort_on_failure && !periodic {
                 add(
@@ -336,11 +416,17 @@ impl ExperimentDoc {
                 );
             }
             if p.failure_threshold == Some(0) {
-                add(&format!("{at}.failureThreshold"), "failureThreshold must be at least 1".into());
+                add(
+                    &format!("{at}.failureThreshold"),
+                    "failureThreshold must be at least 1".into(),
+                );
             }
             if let Some(h) = &p.http {
                 if !(h.url.starts_with("http://") || h.url.starts_with("https://")) {
-                    add(&format!("{at}.http.url"), format!("{:?} is not an http:// or https:// URL", h.url));
+                    add(
+                        &format!("{at}.http.url"),
+                        format!("{:?} is not an http:// or https:// URL", h.url),
+                    );
                 }
                 if let Some(s) = &h.expect_status
                     && let Err(e) = s.check()
@@ -350,10 +436,16 @@ impl ExperimentDoc {
             }
             if let Some(c) = &p.cmd {
                 if c.argv.is_empty() || c.argv[0].trim().is_empty() {
-                    add(&format!("{at}.cmd.argv"), "argv needs at least the program to run".into());
+                    add(
+                        &format!("{at}.cmd.argv"),
+                        "argv needs at least the program to run".into(),
+                    );
                 }
                 if c.shell && c.argv.len() != 1 {
-                    add(&format!("{at}.cmd.argv"), "with shell: true, argv holds exactly one command line".into());
+                    add(
+                        &format!("{at}.cmd.argv"),
+                        "with shell: true, argv holds exactly one command line".into(),
+                    );
                 }
             }
             if let Some(pr) = &p.prometheus
@@ -361,19 +453,28 @@ impl ExperimentDoc {
             {
                 add(
                     &format!("{at}.prometheus.comparator"),
-                    format!("unknown comparator {:?}; use <, <=, ==, !=, >= or >", pr.comparator),
+                    format!(
+                        "unknown comparator {:?}; use <, <=, ==, !=, >= or >",
+                        pr.comparator
+                    ),
                 );
             }
             if let Some(k) = &p.k8s
                 && k.name.is_none()
                 && k.selector.is_none()
             {
-                add(&format!("{at}.k8s"), "give the resource `kind` and `name`, or a pod `selector`".into());
+                add(
+                    &format!("{at}.k8s"),
+                    "give the resource `kind` and `name`, or a pod `selector`".into(),
+                );
             }
             if let Some(a) = &p.aws
                 && a.instance.is_none() == a.db_cluster.is_none()
             {
-                add(&format!("{at}.aws"), "give exactly one of `instance` or `dbCluster`".into());
+                add(
+                    &format!("{at}.aws"),
+                    "give exactly one of `instance` or `dbCluster`".into(),
+                );
             }
         }
     }
@@ -382,7 +483,8 @@ impl ExperimentDoc {
 fn check_name(n: &str) -> Result<(), String> {
     let ok = !n.is_empty()
         && n.len() <= 63
-        && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && n.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !n.starts_with('-')
         && !n.ends_with('-');
     if ok {
@@ -412,9 +514,8 @@ impl ExperimentSpec {
     /// The hard timeout in force: the file's, or 120 s, stretched to the fault duration plus a
     /// minute when the fault is held longer than that.
     pub fn effective_timeout(&self) -> std::time::Duration {
-        self.safety
-            .timeout
-            .map(|t| t.get())
-            .unwrap_or_else(|| DEFAULT_TIMEOUT.max(self.duration.get() + std::time::Duration::from_secs(60)))
+        self.safety.timeout.map(|t| t.get()).unwrap_or_else(|| {
+            DEFAULT_TIMEOUT.max(self.duration.get() + std::time::Duration::from_secs(60))
+        })
     }
 }

@@ -36,7 +36,9 @@ pub enum FaultSpec {
 }
 
 /// Fault kinds without parameters, for dispatch, display and guardrails.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FaultKind {
     /// See [`FaultSpec::PodDelete`].
@@ -115,7 +117,10 @@ impl FaultKind {
 
     /// Whether the fault acts on Kubernetes (as opposed to AWS).
     pub fn is_kubernetes(self) -> bool {
-        matches!(self.accepted_targets()[0], TargetKind::Pods | TargetKind::Nodes)
+        matches!(
+            self.accepted_targets()[0],
+            TargetKind::Pods | TargetKind::Nodes
+        )
     }
 }
 

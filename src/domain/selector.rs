@@ -76,7 +76,9 @@ impl LabelSelector {
                 if s.trim().is_empty() {
                     break;
                 }
-                return Err(format!("empty clause in selector {s:?}; remove the extra comma"));
+                return Err(format!(
+                    "empty clause in selector {s:?}; remove the extra comma"
+                ));
             }
             reqs.push(parse_clause(c)?);
         }
@@ -136,7 +138,9 @@ fn parse_clause(c: &str) -> Result<Requirement, String> {
         };
         let mut parts = head.split_whitespace();
         let (Some(key), Some(op), None) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(format!("clause {c:?} must look like `key in (a,b)` or `key notin (a,b)`"));
+            return Err(format!(
+                "clause {c:?} must look like `key in (a,b)` or `key notin (a,b)`"
+            ));
         };
         check_key(key)?;
         let values: Vec<String> = inner.split(',').map(|v| v.trim().to_string()).collect();
@@ -144,7 +148,9 @@ fn parse_clause(c: &str) -> Result<Requirement, String> {
             check_value(v)?;
         }
         if values.iter().all(String::is_empty) {
-            return Err(format!("clause {c:?} needs at least one value inside the parentheses"));
+            return Err(format!(
+                "clause {c:?} needs at least one value inside the parentheses"
+            ));
         }
         return match op {
             "in" => Ok(Requirement::In(key.into(), values)),
@@ -166,7 +172,8 @@ fn parse_clause(c: &str) -> Result<Requirement, String> {
 fn valid_name(s: &str, max: usize) -> bool {
     !s.is_empty()
         && s.len() <= max
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         && s.starts_with(|c: char| c.is_ascii_alphanumeric())
         && s.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
@@ -179,7 +186,9 @@ fn check_key(k: &str) -> Result<(), String> {
     if let Some(p) = prefix
         && !(p.len() <= 253 && p.split('.').all(|part| valid_name(part, 63)))
     {
-        return Err(format!("label key prefix {p:?} is not a valid DNS subdomain"));
+        return Err(format!(
+            "label key prefix {p:?} is not a valid DNS subdomain"
+        ));
     }
     if !valid_name(name, 63) {
         return Err(format!(
@@ -238,15 +247,31 @@ mod tests {
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn parses_every_operator() {
-        let s = LabelSelector::parse("app=web, tier!=db,env in (prod, stage),zone notin (a),canary,!legacy,x==y").unwrap();
+        let s = LabelSelector::parse(
+            "app=web, tier!=db,env in (prod, stage),zone notin (a),canary,!legacy,x==y",
+        )
+        .unwrap();
         assert_eq!(s.requirements.len(), 7);
-        assert_eq!(s.to_string(), "app=web,tier!=db,env in (prod,stage),zone notin (a),canary,!legacy,x=y");
-        let l = labels(&[("app", "web"), ("tier", "api"), ("env", "prod"), ("zone", "b"), ("canary", ""), ("x", "y")]);
+        assert_eq!(
+            s.to_string(),
+            "app=web,tier!=db,env in (prod,stage),zone notin (a),canary,!legacy,x=y"
+        );
+        let l = labels(&[
+            ("app", "web"),
+            ("tier", "api"),
+            ("env", "prod"),
+            ("zone", "b"),
+            ("canary", ""),
+            ("x", "y"),
+        ]);
         assert!(s.matches(&l));
         let mut l2 = l.clone();
         l2.insert("legacy".into(), "1".into());
@@ -255,10 +280,26 @@ mod tests {
 
     #[test]
     fn rejects_bad_syntax_with_advice() {
-        assert!(LabelSelector::parse("app in prod").unwrap_err().contains("cannot read"));
-        assert!(LabelSelector::parse("app like (x)").unwrap_err().contains("unknown selector operator"));
-        assert!(LabelSelector::parse("app=web,,x=y").unwrap_err().contains("empty clause"));
-        assert!(LabelSelector::parse("-bad=x").unwrap_err().contains("invalid"));
+        assert!(
+            LabelSelector::parse("app in prod")
+                .unwrap_err()
+                .contains("cannot read")
+        );
+        assert!(
+            LabelSelector::parse("app like (x)")
+                .unwrap_err()
+                .contains("unknown selector operator")
+        );
+        assert!(
+            LabelSelector::parse("app=web,,x=y")
+                .unwrap_err()
+                .contains("empty clause")
+        );
+        assert!(
+            LabelSelector::parse("-bad=x")
+                .unwrap_err()
+                .contains("invalid")
+        );
         assert!(LabelSelector::parse("").unwrap().is_empty());
     }
 }

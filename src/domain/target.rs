@@ -31,7 +31,10 @@ pub enum Target {
 /// How a target is written: one optional key per kind, exactly one present.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schemars(title = "Target", description = "Exactly one of the keys, naming the kind of target")]
+#[schemars(
+    title = "Target",
+    description = "Exactly one of the keys, naming the kind of target"
+)]
 pub struct TargetRepr {
     /// Kubernetes pods in one namespace, by selector or by name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -184,7 +187,8 @@ impl Target {
             Target::Nodes(n) => format!("nodes {}", sel(&n.selector, &n.names)),
             Target::Instances(i) => {
                 if i.ids.is_empty() {
-                    let tags: Vec<String> = i.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    let tags: Vec<String> =
+                        i.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
                     format!("instances tagged {}", tags.join(","))
                 } else {
                     format!("instances {}", i.ids.join(","))

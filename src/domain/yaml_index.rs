@@ -13,7 +13,10 @@ pub struct Loc {
 
 impl Loc {
     fn from_span(s: &Span) -> Self {
-        Loc { line: s.start.line(), column: s.start.col() + 1 }
+        Loc {
+            line: s.start.line(),
+            column: s.start.col() + 1,
+        }
     }
 }
 
@@ -34,7 +37,11 @@ enum Frame {
 }
 
 fn join(parent: &str, key: &str) -> String {
-    if parent.is_empty() { key.to_string() } else { format!("{parent}.{key}") }
+    if parent.is_empty() {
+        key.to_string()
+    } else {
+        format!("{parent}.{key}")
+    }
 }
 
 /// A YAML syntax error with its place.
@@ -47,11 +54,17 @@ pub struct SyntaxError {
 impl YamlIndex {
     /// Reads the whole stream; fails on the first syntax error.
     pub fn build(text: &str) -> Result<Self, SyntaxError> {
-        let mut idx = YamlIndex { empty: true, ..Default::default() };
+        let mut idx = YamlIndex {
+            empty: true,
+            ..Default::default()
+        };
         let mut stack: Vec<Frame> = Vec::new();
         for item in Parser::new_from_str(text) {
             let (ev, span) = item.map_err(|e| SyntaxError {
-                loc: Loc { line: e.marker().line(), column: e.marker().col() + 1 },
+                loc: Loc {
+                    line: e.marker().line(),
+                    column: e.marker().col() + 1,
+                },
                 message: e.info().to_string(),
             })?;
             match ev {
@@ -59,7 +72,10 @@ impl YamlIndex {
                     idx.documents += 1;
                     stack.clear();
                 }
-                Event::Scalar(..) | Event::Alias(_) | Event::MappingStart(..) | Event::SequenceStart(..) => {
+                Event::Scalar(..)
+                | Event::Alias(_)
+                | Event::MappingStart(..)
+                | Event::SequenceStart(..) => {
                     if idx.documents > 1 {
                         continue;
                     }
@@ -152,15 +168,33 @@ mod tests {
         let y = "a: 1\nb:\n  c: [x, y]\n  d:\n    - e: 2\n      f: 3\n";
         let idx = YamlIndex::build(y).unwrap();
         assert_eq!(idx.value("a"), Some(Loc { line: 1, column: 4 }));
-        assert_eq!(idx.value("b.c[1]"), Some(Loc { line: 3, column: 10 }));
-        assert_eq!(idx.value("b.d[0].f"), Some(Loc { line: 6, column: 10 }));
+        assert_eq!(
+            idx.value("b.c[1]"),
+            Some(Loc {
+                line: 3,
+                column: 10
+            })
+        );
+        assert_eq!(
+            idx.value("b.d[0].f"),
+            Some(Loc {
+                line: 6,
+                column: 10
+            })
+        );
         assert_eq!(idx.key("b.d[0].f"), Some(Loc { line: 6, column: 7 }));
-        assert_eq!(idx.value("b.d[0].zz"), Some(Loc { line: 5, column: 7 }), "falls back to the parent");
+        assert_eq!(
+            idx.value("b.d[0].zz"),
+            Some(Loc { line: 5, column: 7 }),
+            "falls back to the parent"
+        );
     }
 
     #[test]
     fn reports_syntax_errors_with_place() {
-        let Err(e) = YamlIndex::build("a: [1, 2\nb: 3\n") else { panic!("expected a syntax error") };
+        let Err(e) = YamlIndex::build("a: [1, 2\nb: 3\n") else {
+            panic!("expected a syntax error")
+        };
         assert!(e.loc.line >= 1);
         assert!(!e.message.is_empty());
     }

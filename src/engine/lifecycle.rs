@@ -90,7 +90,10 @@ pub enum Command {
 }
 
 fn to_rollback(e: Ending) -> (State, Vec<Command>) {
-    (State::RollingBack(e), vec![Command::EnterPhase(Phase::Rollback), Command::Rollback])
+    (
+        State::RollingBack(e),
+        vec![Command::EnterPhase(Phase::Rollback), Command::Rollback],
+    )
 }
 
 /// One transition.
@@ -100,30 +103,51 @@ pub fn step(state: &State, input: Input) -> (State, Vec<Command>) {
     match (state, input) {
         (S::Pending, I::Start) => (
             S::In(Phase::SteadyState),
-            vec![Command::EnterPhase(Phase::SteadyState), Command::CheckSteadyState],
+            vec![
+                Command::EnterPhase(Phase::SteadyState),
+                Command::CheckSteadyState,
+            ],
         ),
         (S::In(Phase::SteadyState), I::SteadyStateHeld) => (
             S::In(Phase::Hypothesis),
-            vec![Command::EnterPhase(Phase::Hypothesis), Command::RecordHypothesis],
+            vec![
+                Command::EnterPhase(Phase::Hypothesis),
+                Command::RecordHypothesis,
+            ],
         ),
-        (S::In(Phase::SteadyState), I::SteadyStateBroken(why)) => to_rollback(Ending::SteadyStateFailed(why)),
-        (S::In(Phase::Hypothesis), I::HypothesisRecorded) => {
-            (S::In(Phase::Inject), vec![Command::EnterPhase(Phase::Inject), Command::Inject])
+        (S::In(Phase::SteadyState), I::SteadyStateBroken(why)) => {
+            to_rollback(Ending::SteadyStateFailed(why))
         }
-        (S::In(Phase::Inject), I::Injected) => {
-            (S::In(Phase::Observe), vec![Command::EnterPhase(Phase::Observe), Command::Observe])
-        }
+        (S::In(Phase::Hypothesis), I::HypothesisRecorded) => (
+            S::In(Phase::Inject),
+            vec![Command::EnterPhase(Phase::Inject), Command::Inject],
+        ),
+        (S::In(Phase::Inject), I::Injected) => (
+            S::In(Phase::Observe),
+            vec![Command::EnterPhase(Phase::Observe), Command::Observe],
+        ),
         (S::In(Phase::Inject), I::InjectFailed(e)) => to_rollback(Ending::InjectFailed(e)),
         (S::In(Phase::Observe), I::ObserveElapsed) => to_rollback(Ending::Normal),
         (S::In(_), I::Stop(r)) => to_rollback(Ending::Stopped(r)),
         // Already rolling back: an emergency stop still marks the run as emergency-stopped.
-        (S::RollingBack(e), I::Stop(r @ StopReason::EmergencyStop(_))) if !matches!(e, Ending::Stopped(StopReason::EmergencyStop(_))) => {
+        (S::RollingBack(e), I::Stop(r @ StopReason::EmergencyStop(_)))
+            if !matches!(e, Ending::Stopped(StopReason::EmergencyStop(_))) =>
+        {
             (S::RollingBack(Ending::Stopped(r)), vec![])
         }
-        (S::RollingBack(e), I::RolledBack { failed }) => (S::Verifying(e.clone(), failed), vec![Command::Verify]),
+        (S::RollingBack(e), I::RolledBack { failed }) => {
+            (S::Verifying(e.clone(), failed), vec![Command::Verify])
+        }
         (S::Verifying(e, failed), I::Verified) => {
             let (status, abort_reason, error) = outcome(e, *failed);
-            (S::Done(status), vec![Command::Finish { status, abort_reason, error }])
+            (
+                S::Done(status),
+                vec![Command::Finish {
+                    status,
+                    abort_reason,
+                    error,
+                }],
+            )
         }
         (s, _) => (s.clone(), vec![]),
     }
@@ -143,8 +167,18 @@ fn outcome(e: &Ending, failed: usize) -> (Status, Option<String>, Option<String>
         }
         Ending::Normal => (Status::Completed, None, None),
         Ending::Stopped(r) => (r.status(), Some(r.to_string()), None),
-        Ending::SteadyStateFailed(w) => (Status::Aborted, Some(format!("steady state did not hold before injection: {w}")), None),
-        Ending::InjectFailed(w) => (Status::Failed, None, Some(format!("injection failed: {w}; everything injected was rolled back"))),
+        Ending::SteadyStateFailed(w) => (
+            Status::Aborted,
+            Some(format!("steady state did not hold before injection: {w}")),
+            None,
+        ),
+        Ending::InjectFailed(w) => (
+            Status::Failed,
+            None,
+            Some(format!(
+                "injection failed: {w}; everything injected was rolled back"
+            )),
+        ),
     }
 }
 
@@ -160,7 +194,9 @@ pub fn verdict(ending: &Ending, probes: &[ProbeSpec], samples: &[ProbeSample]) -
     if let Ending::SteadyStateFailed(w) = ending {
         return Verdict {
             kind: VerdictKind::Inconclusive,
-            reasons: vec![format!("the steady state did not hold before injection ({w}), so the fault was not injected")],
+            reasons: vec![format!(
+                "the steady state did not hold before injection ({w}), so the fault was not injected"
+            )],
         };
     }
     let mut violated = false;
@@ -171,7 +207,10 @@ pub fn verdict(ending: &Ending, probes: &[ProbeSpec], samples: &[ProbeSample]) -
         let skipped = mine.iter().any(|s| s.skipped);
         if skipped {
             unevaluated = true;
-            let why = mine.iter().find_map(|s| s.error.clone()).unwrap_or_default();
+            let why = mine
+                .iter()
+                .find_map(|s| s.error.clone())
+                .unwrap_or_default();
             reasons.push(format!("probe {} could not be evaluated: {why}", p.name));
             continue;
         }
@@ -184,14 +223,23 @@ pub fn verdict(ending: &Ending, probes: &[ProbeSpec], samples: &[ProbeSample]) -
         let total = judged.len();
         if failed > 0 {
             violated = true;
-            reasons.push(format!("probe {} failed {failed} of {total} samples", p.name));
+            reasons.push(format!(
+                "probe {} failed {failed} of {total} samples",
+                p.name
+            ));
         } else {
-            reasons.push(format!("probe {} passed {total} of {total} samples", p.name));
+            reasons.push(format!(
+                "probe {} passed {total} of {total} samples",
+                p.name
+            ));
         }
     }
     if let Ending::Stopped(StopReason::ProbeFailed(p)) = ending {
         violated = true;
-        reasons.insert(0, format!("probe {p} crossed its failure threshold and stopped the run"));
+        reasons.insert(
+            0,
+            format!("probe {p} crossed its failure threshold and stopped the run"),
+        );
     }
     let kind = if violated {
         VerdictKind::Violated
@@ -238,7 +286,13 @@ mod tests {
         assert_eq!(s, State::Done(Status::Completed));
         let phases: Vec<Phase> = cmds
             .iter()
-            .filter_map(|c| if let Command::EnterPhase(p) = c { Some(*p) } else { None })
+            .filter_map(|c| {
+                if let Command::EnterPhase(p) = c {
+                    Some(*p)
+                } else {
+                    None
+                }
+            })
             .collect();
         assert_eq!(phases, Phase::ALL.to_vec());
     }
@@ -276,7 +330,11 @@ mod tests {
             Input::Verified,
         ]);
         assert_eq!(s, State::Done(Status::Failed));
-        assert!(cmds.iter().any(|c| matches!(c, Command::Finish { error: Some(e), .. } if e.contains("recover"))));
+        assert!(
+            cmds.iter().any(
+                |c| matches!(c, Command::Finish { error: Some(e), .. } if e.contains("recover"))
+            )
+        );
     }
 
     #[test]
@@ -289,7 +347,12 @@ mod tests {
         ]);
         assert_eq!(s, State::RollingBack(Ending::InjectFailed("boom".into())));
         assert!(cmds.contains(&Command::Rollback));
-        let (s, _) = run(vec![Input::Start, Input::SteadyStateBroken("probe x".into()), Input::RolledBack { failed: 0 }, Input::Verified]);
+        let (s, _) = run(vec![
+            Input::Start,
+            Input::SteadyStateBroken("probe x".into()),
+            Input::RolledBack { failed: 0 },
+            Input::Verified,
+        ]);
         assert_eq!(s, State::Done(Status::Aborted));
     }
 

@@ -26,7 +26,9 @@ pub enum EngineError {
         hint: String,
     },
     /// No backend can replay this undo record.
-    #[error("no engine can undo `{0}`; start chaosduck with the engine that made it (the same --world, kube context or AWS profile)")]
+    #[error(
+        "no engine can undo `{0}`; start chaosduck with the engine that made it (the same --world, kube context or AWS profile)"
+    )]
     NoUndoBackend(String),
     /// The plan could not be made (nothing matched, target missing, ...).
     #[error("{0}")]

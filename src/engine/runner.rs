@@ -102,11 +102,28 @@ pub fn new_id() -> String {
 /// Plans and checks guardrails without changing anything.
 pub async fn preview(ctx: &RunContext, id: &str, req: &RunRequest) -> Result<Preview, RunError> {
     let backend = ctx.engines.for_fault(req.doc.fault_kind())?;
-    let plan = backend.plan(&req.doc, &PlanContext { experiment_id: id.to_string() }).await?;
-    let (active, latched) = blocking(&ctx.store, |s| Ok((s.open_journal()?.len(), s.emergency_latch()?))).await?;
-    let gctx = GuardContext { confirm_namespace: req.confirm_namespace.as_deref(), active_faults: active, latched };
+    let plan = backend
+        .plan(
+            &req.doc,
+            &PlanContext {
+                experiment_id: id.to_string(),
+            },
+        )
+        .await?;
+    let (active, latched) = blocking(&ctx.store, |s| {
+        Ok((s.open_journal()?.len(), s.emergency_latch()?))
+    })
+    .await?;
+    let gctx = GuardContext {
+        confirm_namespace: req.confirm_namespace.as_deref(),
+        active_faults: active,
+        latched,
+    };
     let verdicts = guardrails::check(&req.doc, &plan, &ctx.config, &gctx);
-    Ok(Preview { plan, guardrails: verdicts })
+    Ok(Preview {
+        plan,
+        guardrails: verdicts,
+    })
 }
 
 /// Runs an experiment to its end. `stop` delivers early-stop reasons (emergency stop, signals).
@@ -116,8 +133,14 @@ pub async fn execute(
     req: RunRequest,
     stop: watch::Receiver<Option<StopReason>>,
 ) -> Result<RunOutcome, RunError> {
-    let Preview { plan, guardrails: verdicts } = preview(ctx, &id, &req).await?;
-    ctx.events.emit(RunEvent::Planned { id: id.clone(), plan: Box::new(plan.clone()) });
+    let Preview {
+        plan,
+        guardrails: verdicts,
+    } = preview(ctx, &id, &req).await?;
+    ctx.events.emit(RunEvent::Planned {
+        id: id.clone(),
+        plan: Box::new(plan.clone()),
+    });
     let mut rec = ExperimentRecord {
         id: id.clone(),
         name: req.doc.metadata.name.clone(),
@@ -142,7 +165,10 @@ pub async fn execute(
         rec.finished_at = Some(now_ms());
         let r2 = rec.clone();
         blocking(&ctx.store, move |s| s.put_experiment(&r2)).await?;
-        return Ok(RunOutcome::Refused { record: Box::new(rec), guardrails: verdicts });
+        return Ok(RunOutcome::Refused {
+            record: Box::new(rec),
+            guardrails: verdicts,
+        });
     }
     let r2 = rec.clone();
     blocking(&ctx.store, move |s| s.put_experiment(&r2)).await?;
@@ -170,7 +196,10 @@ pub async fn execute(
     result?;
     let idc = id.clone();
     let journal = blocking(&ctx.store, move |s| s.journal(&idc)).await?;
-    Ok(RunOutcome::Finished { record: Box::new(run.rec), journal })
+    Ok(RunOutcome::Finished {
+        record: Box::new(run.rec),
+        journal,
+    })
 }
 
 struct Run {
@@ -209,7 +238,9 @@ impl Run {
     }
 
     fn timeout_reason(&self) -> StopReason {
-        StopReason::Timeout(humantime::format_duration(self.rec.doc.spec.effective_timeout()).to_string())
+        StopReason::Timeout(
+            humantime::format_duration(self.rec.doc.spec.effective_timeout()).to_string(),
+        )
     }
 
     async fn save(&self) -> Result<(), StoreError> {
@@ -219,9 +250,17 @@ impl Run {
 
     async fn event(&self, phase: Option<Phase>, message: String) -> Result<(), StoreError> {
         let id = self.id();
-        let ev = PhaseEvent { at: now_ms(), phase, status: self.rec.status, message: message.clone() };
+        let ev = PhaseEvent {
+            at: now_ms(),
+            phase,
+            status: self.rec.status,
+            message: message.clone(),
+        };
         blocking(&self.ctx.store, move |s| s.append_event(&id, &ev)).await?;
-        self.ctx.events.emit(RunEvent::Message { id: self.id(), text: message });
+        self.ctx.events.emit(RunEvent::Message {
+            id: self.id(),
+            text: message,
+        });
         Ok(())
     }
 
@@ -266,15 +305,31 @@ impl Run {
                 }
                 self.save().await?;
                 let id = self.id();
-                let ev = PhaseEvent { at: now_ms(), phase: Some(p), status: Status::Running, message: format!("entered {p}") };
+                let ev = PhaseEvent {
+                    at: now_ms(),
+                    phase: Some(p),
+                    status: Status::Running,
+                    message: format!("entered {p}"),
+                };
                 blocking(&self.ctx.store, move |s| s.append_event(&id, &ev)).await?;
-                self.ctx.events.emit(RunEvent::PhaseChanged { id: self.id(), phase: p, at: now_ms() });
+                self.ctx.events.emit(RunEvent::PhaseChanged {
+                    id: self.id(),
+                    phase: p,
+                    at: now_ms(),
+                });
                 Ok(None)
             }
             Command::CheckSteadyState => Ok(Some(self.steady_state().await?)),
             Command::RecordHypothesis => {
-                let h = self.rec.doc.spec.hypothesis.clone().unwrap_or_else(|| "(no hypothesis written)".into());
-                self.event(Some(Phase::Hypothesis), format!("hypothesis: {h}")).await?;
+                let h = self
+                    .rec
+                    .doc
+                    .spec
+                    .hypothesis
+                    .clone()
+                    .unwrap_or_else(|| "(no hypothesis written)".into());
+                self.event(Some(Phase::Hypothesis), format!("hypothesis: {h}"))
+                    .await?;
                 Ok(Some(match self.pending_stop() {
                     Some(r) => Input::Stop(r),
                     None => Input::HypothesisRecorded,
@@ -286,16 +341,37 @@ impl Run {
                 self.probes_chaos.cancel();
                 let id = self.id();
                 let entries = blocking(&self.ctx.store, move |s| s.journal(&id)).await?;
-                let open: Vec<JournalEntry> = entries.into_iter().filter(|e| e.state.is_open()).collect();
-                let sum = rollback(&self.ctx.store, &self.ctx.engines, open, &self.ctx.config.rollback, &self.ctx.events).await;
-                self.event(Some(Phase::Rollback), format!("rollback: {} step(s) reverted, {} failed", sum.reverted, sum.failed))
-                    .await?;
+                let open: Vec<JournalEntry> =
+                    entries.into_iter().filter(|e| e.state.is_open()).collect();
+                let sum = rollback(
+                    &self.ctx.store,
+                    &self.ctx.engines,
+                    open,
+                    &self.ctx.config.rollback,
+                    &self.ctx.events,
+                )
+                .await;
+                self.event(
+                    Some(Phase::Rollback),
+                    format!(
+                        "rollback: {} step(s) reverted, {} failed",
+                        sum.reverted, sum.failed
+                    ),
+                )
+                .await?;
                 Ok(Some(Input::RolledBack { failed: sum.failed }))
             }
             Command::Verify => {
                 if !matches!(self.ending, Ending::SteadyStateFailed(_)) {
-                    for p in self.probes().iter().filter(|p| p.runs_at_end()).cloned().collect::<Vec<_>>() {
-                        self.record_sample(probe::sample(&p, Phase::Rollback).await).await?;
+                    for p in self
+                        .probes()
+                        .iter()
+                        .filter(|p| p.runs_at_end())
+                        .cloned()
+                        .collect::<Vec<_>>()
+                    {
+                        self.record_sample(probe::sample(&p, Phase::Rollback).await)
+                            .await?;
                     }
                 }
                 self.probes_all.cancel();
@@ -304,7 +380,11 @@ impl Run {
                 self.verdict = Some(lifecycle::verdict(&self.ending, self.probes(), &samples));
                 Ok(Some(Input::Verified))
             }
-            Command::Finish { status, abort_reason, error } => {
+            Command::Finish {
+                status,
+                abort_reason,
+                error,
+            } => {
                 self.rec.status = status;
                 self.rec.abort_reason = abort_reason;
                 self.rec.error = error;
@@ -312,9 +392,18 @@ impl Run {
                 self.rec.finished_at = Some(now_ms());
                 failpoint::hit("before-finish");
                 self.save().await?;
-                let v = self.rec.verdict.as_ref().map_or("none".to_string(), |v| v.kind.to_string());
-                self.event(None, format!("finished: {status}, hypothesis {v}")).await?;
-                self.ctx.events.emit(RunEvent::Finished { id: self.id(), status, verdict: self.rec.verdict.clone() });
+                let v = self
+                    .rec
+                    .verdict
+                    .as_ref()
+                    .map_or("none".to_string(), |v| v.kind.to_string());
+                self.event(None, format!("finished: {status}, hypothesis {v}"))
+                    .await?;
+                self.ctx.events.emit(RunEvent::Finished {
+                    id: self.id(),
+                    status,
+                    verdict: self.rec.verdict.clone(),
+                });
                 Ok(None)
             }
         }
@@ -327,20 +416,34 @@ impl Run {
     async fn steady_state(&mut self) -> Result<Input, RunError> {
         self.start_periodic(ProbeMode::Continuous, self.probes_all.clone());
         let mut broken = Vec::new();
-        for p in self.probes().iter().filter(|p| p.runs_at_start()).cloned().collect::<Vec<_>>() {
+        for p in self
+            .probes()
+            .iter()
+            .filter(|p| p.runs_at_start())
+            .cloned()
+            .collect::<Vec<_>>()
+        {
             if let Some(r) = self.pending_stop() {
                 return Ok(Input::Stop(r));
             }
             let s = probe::sample(&p, Phase::SteadyState).await;
             if !s.passed && !s.skipped {
-                broken.push(format!("{}: {}", p.name, s.error.clone().unwrap_or_default()));
+                broken.push(format!(
+                    "{}: {}",
+                    p.name,
+                    s.error.clone().unwrap_or_default()
+                ));
             }
             self.record_sample(s).await?;
         }
         if let Some(r) = self.pending_stop() {
             return Ok(Input::Stop(r));
         }
-        Ok(if broken.is_empty() { Input::SteadyStateHeld } else { Input::SteadyStateBroken(broken.join("; ")) })
+        Ok(if broken.is_empty() {
+            Input::SteadyStateHeld
+        } else {
+            Input::SteadyStateBroken(broken.join("; "))
+        })
     }
 
     async fn inject(&mut self) -> Result<Input, RunError> {
@@ -355,14 +458,18 @@ impl Run {
             let seq = u32::try_from(i + 1).unwrap_or(u32::MAX);
             let mut entry = JournalEntry::intent(&self.rec.id, seq, &step, now_ms(), Some(expires));
             persist(&self.ctx.store, &entry).await?;
-            self.ctx.events.emit(RunEvent::Journal { entry: Box::new(entry.clone()) });
+            self.ctx.events.emit(RunEvent::Journal {
+                entry: Box::new(entry.clone()),
+            });
             failpoint::hit("after-intent");
             match backend.apply(&step).await {
                 Ok(()) => {
                     entry.state = JournalState::Applied;
                     entry.updated_at = now_ms();
                     persist(&self.ctx.store, &entry).await?;
-                    self.ctx.events.emit(RunEvent::Journal { entry: Box::new(entry) });
+                    self.ctx.events.emit(RunEvent::Journal {
+                        entry: Box::new(entry),
+                    });
                     failpoint::hit("after-apply");
                 }
                 Err(e) => {
@@ -419,10 +526,20 @@ impl Run {
     }
 }
 
-async fn record_sample(ctx: &RunContext, id: &str, s: crate::store::records::ProbeSample) -> Result<(), StoreError> {
+async fn record_sample(
+    ctx: &RunContext,
+    id: &str,
+    s: crate::store::records::ProbeSample,
+) -> Result<(), StoreError> {
     let (idc, sc) = (id.to_string(), s.clone());
-    blocking(&ctx.store, move |st| st.append_samples(&idc, std::slice::from_ref(&sc))).await?;
-    ctx.events.emit(RunEvent::ProbeSample { id: id.to_string(), sample: s });
+    blocking(&ctx.store, move |st| {
+        st.append_samples(&idc, std::slice::from_ref(&sc))
+    })
+    .await?;
+    ctx.events.emit(RunEvent::ProbeSample {
+        id: id.to_string(),
+        sample: s,
+    });
     Ok(())
 }
 
@@ -435,7 +552,9 @@ async fn periodic(
     abort: Option<mpsc::Sender<String>>,
     phase: watch::Receiver<Phase>,
 ) {
-    let interval = p.interval.map_or(std::time::Duration::from_secs(1), |i| i.get());
+    let interval = p
+        .interval
+        .map_or(std::time::Duration::from_secs(1), |i| i.get());
     let threshold = p.failure_threshold.unwrap_or(1);
     let mut consecutive = 0u32;
     let mut reported = false;

@@ -33,7 +33,12 @@ pub struct Supervisor {
 impl Supervisor {
     /// A supervisor over a run context.
     pub fn new(ctx: RunContext) -> Arc<Self> {
-        Arc::new(Supervisor { ctx, runs: Mutex::new(HashMap::new()), active: watch::Sender::new(0), control: tokio::sync::Mutex::new(()) })
+        Arc::new(Supervisor {
+            ctx,
+            runs: Mutex::new(HashMap::new()),
+            active: watch::Sender::new(0),
+            control: tokio::sync::Mutex::new(()),
+        })
     }
 
     /// Held while a control request (such as a stop from another shell) is being served and
@@ -47,7 +52,9 @@ impl Supervisor {
         &self.ctx
     }
 
-    fn runs(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<Option<StopReason>>>> {
+    fn runs(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<Option<StopReason>>>> {
         self.runs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -62,7 +69,11 @@ impl Supervisor {
     }
 
     /// Runs an experiment under supervision with a given id.
-    pub async fn run_with_id(self: &Arc<Self>, id: String, req: RunRequest) -> Result<RunOutcome, RunError> {
+    pub async fn run_with_id(
+        self: &Arc<Self>,
+        id: String,
+        req: RunRequest,
+    ) -> Result<RunOutcome, RunError> {
         let (tx, rx) = watch::channel(None);
         self.runs().insert(id.clone(), tx);
         self.active.send_modify(|n| *n += 1);
@@ -90,7 +101,10 @@ impl Supervisor {
     /// The emergency stop: latch, cancel every run, wait for their rollbacks, then revert anything
     /// else left open in the journal.
     pub async fn emergency_stop(&self, source: &str) -> Result<StopReport, StoreError> {
-        let reason = format!("emergency stop from {source} at {}", humantime::format_rfc3339_seconds(std::time::SystemTime::now()));
+        let reason = format!(
+            "emergency stop from {source} at {}",
+            humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+        );
         let s = self.ctx.store.clone();
         let r2 = reason.clone();
         tokio::task::spawn_blocking(move || s.set_emergency_latch(Some(&r2)))
@@ -103,13 +117,24 @@ impl Supervisor {
         let still_open = tokio::task::spawn_blocking(move || s.open_journal().map(|v| v.len()))
             .await
             .map_err(|e| StoreError::Db(e.to_string()))??;
-        Ok(StopReport { stopped, still_open, recovered: rep.experiments.into_iter().map(|e| e.id).collect() })
+        Ok(StopReport {
+            stopped,
+            still_open,
+            recovered: rep.experiments.into_iter().map(|e| e.id).collect(),
+        })
     }
 
     /// Recovers open journal entries that no live run owns.
     pub async fn recover(&self) -> Result<RecoveryReport, StoreError> {
         let live = self.live();
-        recovery::recover(&self.ctx.store, &self.ctx.engines, &self.ctx.config.rollback, &self.ctx.events, &live).await
+        recovery::recover(
+            &self.ctx.store,
+            &self.ctx.engines,
+            &self.ctx.config.rollback,
+            &self.ctx.events,
+            &live,
+        )
+        .await
     }
 
     /// Clears the emergency-stop latch.

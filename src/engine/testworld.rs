@@ -86,7 +86,8 @@ where
 {
     items
         .filter(|it| {
-            names.iter().any(|n| n == name(it)) || selector.is_some_and(|s| !s.is_empty() && s.matches(labels(it)))
+            names.iter().any(|n| n == name(it))
+                || selector.is_some_and(|s| !s.is_empty() && s.matches(labels(it)))
         })
         .collect()
 }
@@ -107,34 +108,63 @@ impl FaultBackend for TestWorld {
 
     async fn plan(&self, doc: &ExperimentDoc, ctx: &PlanContext) -> Result<Plan, EngineError> {
         let world = self.world().await?;
-        let (namespace, eligible, mut matched): (Option<String>, usize, Vec<TargetRef>) = match &doc.spec.target {
-            Target::Pods(t) => {
-                let in_ns: Vec<&WorldPod> = world.pods.iter().filter(|p| p.namespace == t.namespace).collect();
-                let m = select(in_ns.iter().copied(), |p| &p.name, |p| &p.labels, t.selector.as_ref(), &t.names);
-                let refs = m
-                    .into_iter()
-                    .map(|p| TargetRef { kind: "pod".into(), name: format!("{}/{}", p.namespace, p.name), labels: p.labels.clone() })
-                    .collect();
-                (Some(t.namespace.clone()), in_ns.len(), refs)
-            }
-            Target::Nodes(t) => {
-                let m = select(world.nodes.iter(), |n| &n.name, |n| &n.labels, t.selector.as_ref(), &t.names);
-                let refs = m
-                    .into_iter()
-                    .map(|n| TargetRef { kind: "node".into(), name: n.name.clone(), labels: n.labels.clone() })
-                    .collect();
-                (None, world.nodes.len(), refs)
-            }
-            other => {
-                return Err(EngineError::Plan(format!("the test world has no {}", other.kind())));
-            }
-        };
+        let (namespace, eligible, mut matched): (Option<String>, usize, Vec<TargetRef>) =
+            match &doc.spec.target {
+                Target::Pods(t) => {
+                    let in_ns: Vec<&WorldPod> = world
+                        .pods
+                        .iter()
+                        .filter(|p| p.namespace == t.namespace)
+                        .collect();
+                    let m = select(
+                        in_ns.iter().copied(),
+                        |p| &p.name,
+                        |p| &p.labels,
+                        t.selector.as_ref(),
+                        &t.names,
+                    );
+                    let refs = m
+                        .into_iter()
+                        .map(|p| TargetRef {
+                            kind: "pod".into(),
+                            name: format!("{}/{}", p.namespace, p.name),
+                            labels: p.labels.clone(),
+                        })
+                        .collect();
+                    (Some(t.namespace.clone()), in_ns.len(), refs)
+                }
+                Target::Nodes(t) => {
+                    let m = select(
+                        world.nodes.iter(),
+                        |n| &n.name,
+                        |n| &n.labels,
+                        t.selector.as_ref(),
+                        &t.names,
+                    );
+                    let refs = m
+                        .into_iter()
+                        .map(|n| TargetRef {
+                            kind: "node".into(),
+                            name: n.name.clone(),
+                            labels: n.labels.clone(),
+                        })
+                        .collect();
+                    (None, world.nodes.len(), refs)
+                }
+                other => {
+                    return Err(EngineError::Plan(format!(
+                        "the test world has no {}",
+                        other.kind()
+                    )));
+                }
+            };
         matched.sort();
         let n_matched = matched.len();
         if let Some(c) = doc.spec.target.count() {
             matched.truncate(c.of(n_matched));
         }
-        let fault = serde_json::to_string(&doc.spec.fault).map_err(|e| EngineError::Plan(e.to_string()))?;
+        let fault =
+            serde_json::to_string(&doc.spec.fault).map_err(|e| EngineError::Plan(e.to_string()))?;
         let steps = matched
             .iter()
             .enumerate()
@@ -147,7 +177,10 @@ impl FaultBackend for TestWorld {
                         marker: marker.clone(),
                         content: format!("{}\n{fault}\n", t.name),
                     },
-                    undo: UndoRecord::TestWorldUnmark { world: self.dir.clone(), marker },
+                    undo: UndoRecord::TestWorldUnmark {
+                        world: self.dir.clone(),
+                        marker,
+                    },
                     summary: format!("{} on {t}", doc.fault_kind()),
                 }
             })
@@ -159,15 +192,27 @@ impl FaultBackend for TestWorld {
             matched: n_matched,
             targets: matched,
             steps,
-            notes: vec!["the test world picks the first targets by name; real engines pick at random".into()],
+            notes: vec![
+                "the test world picks the first targets by name; real engines pick at random"
+                    .into(),
+            ],
         })
     }
 
     async fn apply(&self, step: &PlannedStep) -> Result<(), EngineError> {
-        let Action::TestWorldMark { world, marker, content } = &step.action;
-        let fail = tokio::fs::read_to_string(world.join("fail-apply")).await.unwrap_or_default();
+        let Action::TestWorldMark {
+            world,
+            marker,
+            content,
+        } = &step.action;
+        let fail = tokio::fs::read_to_string(world.join("fail-apply"))
+            .await
+            .unwrap_or_default();
         if fail.lines().any(|l| l.trim() == step.target.name) {
-            return Err(EngineError::Apply(format!("simulated injection failure on {}", step.target)));
+            return Err(EngineError::Apply(format!(
+                "simulated injection failure on {}",
+                step.target
+            )));
         }
         tokio::fs::write(world.join(marker), content)
             .await
@@ -177,14 +222,23 @@ impl FaultBackend for TestWorld {
     async fn revert(&self, undo: &UndoRecord) -> Result<RevertOutcome, EngineError> {
         let UndoRecord::TestWorldUnmark { world, marker } = undo;
         if !marker.ends_with(".fault") || marker.contains('/') {
-            return Err(EngineError::Revert(format!("refusing to remove {marker:?}: not a test-world marker")));
+            return Err(EngineError::Revert(format!(
+                "refusing to remove {marker:?}: not a test-world marker"
+            )));
         }
         let path = world.join(marker);
         let content = match tokio::fs::read_to_string(&path).await {
             Ok(c) => c,
             // Never applied, or already reverted: nothing to do.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(RevertOutcome::default()),
-            Err(e) => return Err(EngineError::Revert(format!("cannot read {}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(RevertOutcome::default());
+            }
+            Err(e) => {
+                return Err(EngineError::Revert(format!(
+                    "cannot read {}: {e}",
+                    path.display()
+                )));
+            }
         };
         let target = content.lines().next().unwrap_or_default().to_string();
         let fr = world.join("fail-revert");
@@ -212,7 +266,9 @@ impl FaultBackend for TestWorld {
                 .collect();
             if fail {
                 let _ = tokio::fs::write(&fr, lines.join("\n") + "\n").await;
-                return Err(EngineError::Revert(format!("simulated revert failure on {target}")));
+                return Err(EngineError::Revert(format!(
+                    "simulated revert failure on {target}"
+                )));
             }
         }
         tokio::fs::remove_file(&path)
@@ -228,11 +284,18 @@ impl FaultBackend for TestWorld {
         log.write_all(format!("{marker}\n").as_bytes())
             .await
             .map_err(|e| EngineError::Revert(format!("cannot write undo.log: {e}")))?;
-        log.sync_all().await.map_err(|e| EngineError::Revert(e.to_string()))?;
+        log.sync_all()
+            .await
+            .map_err(|e| EngineError::Revert(e.to_string()))?;
         // Verify: the marker is gone.
         if tokio::fs::try_exists(&path).await.unwrap_or(false) {
-            return Err(EngineError::Revert(format!("{} is still there after removal", path.display())));
+            return Err(EngineError::Revert(format!(
+                "{} is still there after removal",
+                path.display()
+            )));
         }
-        Ok(RevertOutcome { note: Some(format!("{target} clean")) })
+        Ok(RevertOutcome {
+            note: Some(format!("{target} clean")),
+        })
     }
 }

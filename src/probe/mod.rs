@@ -29,7 +29,12 @@ pub struct Outcome {
 impl Outcome {
     /// A failure with a reason.
     pub fn fail(value: Option<f64>, error: impl Into<String>) -> Self {
-        Outcome { passed: false, value, error: Some(error.into()), skipped: false }
+        Outcome {
+            passed: false,
+            value,
+            error: Some(error.into()),
+            skipped: false,
+        }
     }
 }
 
@@ -46,7 +51,9 @@ pub async fn evaluate(spec: &ProbeSpec) -> Outcome {
     Outcome {
         passed: false,
         value: None,
-        error: Some(format!("{kind} probes are not evaluated by this build yet (cmd and tcp are)")),
+        error: Some(format!(
+            "{kind} probes are not evaluated by this build yet (cmd and tcp are)"
+        )),
         skipped: true,
     }
 }

@@ -62,7 +62,10 @@ pub fn socket_path(db: &Path) -> PathBuf {
 
 /// Listens on the socket until the returned handle is aborted. A stale socket file left by a
 /// dead process is replaced; a live one means another holder (which the store lock prevents).
-pub async fn serve(sup: Arc<Supervisor>, path: PathBuf) -> std::io::Result<tokio::task::JoinHandle<()>> {
+pub async fn serve(
+    sup: Arc<Supervisor>,
+    path: PathBuf,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
         #[cfg(unix)]
@@ -77,7 +80,9 @@ pub async fn serve(sup: Arc<Supervisor>, path: PathBuf) -> std::io::Result<tokio
     let listener = UnixListener::bind(&path)?;
     Ok(tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let sup = sup.clone();
             tokio::spawn(async move {
                 if let Err(e) = handle(sup, stream).await {
@@ -100,14 +105,23 @@ async fn handle(sup: Arc<Supervisor>, stream: UnixStream) -> std::io::Result<()>
     let reply = match serde_json::from_str::<Request>(line.trim()) {
         Ok(Request::Stop) => match sup.emergency_stop("chaosduck stop").await {
             Ok(rep) => Reply::Stopped(rep),
-            Err(e) => Reply::Error { message: e.to_string() },
+            Err(e) => Reply::Error {
+                message: e.to_string(),
+            },
         },
         Ok(Request::Reset) => match sup.reset().await {
             Ok(()) => Reply::Reset,
-            Err(e) => Reply::Error { message: e.to_string() },
+            Err(e) => Reply::Error {
+                message: e.to_string(),
+            },
         },
-        Ok(Request::Status) => Reply::Status { pid: std::process::id(), runs: sup.live().into_iter().collect() },
-        Err(e) => Reply::Error { message: format!("bad request: {e}") },
+        Ok(Request::Status) => Reply::Status {
+            pid: std::process::id(),
+            runs: sup.live().into_iter().collect(),
+        },
+        Err(e) => Reply::Error {
+            message: format!("bad request: {e}"),
+        },
     };
     let mut out = serde_json::to_vec(&reply).unwrap_or_default();
     out.push(b'\n');
@@ -119,7 +133,12 @@ async fn handle(sup: Arc<Supervisor>, stream: UnixStream) -> std::io::Result<()>
 pub async fn request(path: &Path, req: &Request) -> std::io::Result<Option<Reply>> {
     let stream = match UnixStream::connect(path).await {
         Ok(s) => s,
-        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            ) =>
+        {
             return Ok(None);
         }
         Err(e) => return Err(e),
@@ -130,7 +149,9 @@ pub async fn request(path: &Path, req: &Request) -> std::io::Result<Option<Reply
     w.write_all(&out).await?;
     let mut line = String::new();
     BufReader::new(r).take(1 << 20).read_line(&mut line).await?;
-    serde_json::from_str(line.trim()).map(Some).map_err(std::io::Error::other)
+    serde_json::from_str(line.trim())
+        .map(Some)
+        .map_err(std::io::Error::other)
 }
 
 use tokio::io::AsyncReadExt as _;

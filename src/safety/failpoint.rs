@@ -35,14 +35,19 @@ fn armed() -> &'static Option<Armed> {
             };
             targets.insert(name.to_string(), n.max(1));
         }
-        Some(Armed { targets, hits: Mutex::new(HashMap::new()) })
+        Some(Armed {
+            targets,
+            hits: Mutex::new(HashMap::new()),
+        })
     })
 }
 
 /// Marks that the process reached `step`; dies here if a failpoint says so.
 pub fn hit(step: &str) {
     let Some(a) = armed() else { return };
-    let Some(&want) = a.targets.get(step) else { return };
+    let Some(&want) = a.targets.get(step) else {
+        return;
+    };
     let n = {
         let mut hits = a.hits.lock().unwrap_or_else(|e| e.into_inner());
         let c = hits.entry(step.to_string()).or_insert(0);

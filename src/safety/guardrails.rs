@@ -29,23 +29,40 @@ pub struct GuardContext<'a> {
 }
 
 /// Checks every rule; the run may go ahead only if all pass.
-pub fn check(doc: &ExperimentDoc, plan: &Plan, cfg: &Config, ctx: &GuardContext<'_>) -> Vec<RuleVerdict> {
+pub fn check(
+    doc: &ExperimentDoc,
+    plan: &Plan,
+    cfg: &Config,
+    ctx: &GuardContext<'_>,
+) -> Vec<RuleVerdict> {
     let mut v = Vec::new();
-    let mut rule = |rule: &'static str, passed: bool, message: String| v.push(RuleVerdict { rule, passed, message });
+    let mut rule = |rule: &'static str, passed: bool, message: String| {
+        v.push(RuleVerdict {
+            rule,
+            passed,
+            message,
+        })
+    };
 
     match &ctx.latched {
         Some(why) => rule(
             "emergency-stop",
             false,
-            format!("the emergency stop is latched ({why}); run `chaosduck reset` once the system is safe"),
+            format!(
+                "the emergency stop is latched ({why}); run `chaosduck reset` once the system is safe"
+            ),
         ),
         None => rule("emergency-stop", true, "not latched".into()),
     }
 
     let target = &doc.spec.target;
     let selector_empty = match target {
-        crate::domain::Target::Pods(t) => t.selector.as_ref().is_none_or(|s| s.is_empty()) && t.names.is_empty(),
-        crate::domain::Target::Nodes(t) => t.selector.as_ref().is_none_or(|s| s.is_empty()) && t.names.is_empty(),
+        crate::domain::Target::Pods(t) => {
+            t.selector.as_ref().is_none_or(|s| s.is_empty()) && t.names.is_empty()
+        }
+        crate::domain::Target::Nodes(t) => {
+            t.selector.as_ref().is_none_or(|s| s.is_empty()) && t.names.is_empty()
+        }
         crate::domain::Target::Instances(t) => t.ids.is_empty() && t.tags.is_empty(),
         _ => false,
     };
@@ -53,7 +70,8 @@ pub fn check(doc: &ExperimentDoc, plan: &Plan, cfg: &Config, ctx: &GuardContext<
         "non-empty-selector",
         !selector_empty,
         if selector_empty {
-            "the target has no selector and no names, which would select everything; add a selector".into()
+            "the target has no selector and no names, which would select everything; add a selector"
+                .into()
         } else {
             format!("target: {}", target.summary())
         },
@@ -63,13 +81,26 @@ pub fn check(doc: &ExperimentDoc, plan: &Plan, cfg: &Config, ctx: &GuardContext<
         "targets-found",
         !plan.targets.is_empty(),
         if plan.targets.is_empty() {
-            format!("nothing matched {} ({} eligible); check the selector and namespace", target.summary(), plan.eligible)
+            format!(
+                "nothing matched {} ({} eligible); check the selector and namespace",
+                target.summary(),
+                plan.eligible
+            )
         } else {
-            format!("{} of {} matched, {} chosen", plan.matched, plan.eligible, plan.targets.len())
+            format!(
+                "{} of {} matched, {} chosen",
+                plan.matched,
+                plan.eligible,
+                plan.targets.len()
+            )
         },
     );
 
-    let limit = doc.spec.safety.blast_radius.unwrap_or(cfg.guardrails.default_blast_radius);
+    let limit = doc
+        .spec
+        .safety
+        .blast_radius
+        .unwrap_or(cfg.guardrails.default_blast_radius);
     let affected = plan.targets.len();
     let allowed = match limit {
         Amount::Count(n) => usize::try_from(n).unwrap_or(usize::MAX),
@@ -79,7 +110,10 @@ pub fn check(doc: &ExperimentDoc, plan: &Plan, cfg: &Config, ctx: &GuardContext<
         "blast-radius",
         affected <= allowed,
         if affected <= allowed {
-            format!("{affected} of {} eligible affected, limit {limit} ({allowed})", plan.eligible)
+            format!(
+                "{affected} of {} eligible affected, limit {limit} ({allowed})",
+                plan.eligible
+            )
         } else {
             format!(
                 "{affected} of {} eligible would be affected, more than the limit {limit} ({allowed}); narrow the target, set target.count, or raise spec.safety.blastRadius",
@@ -90,19 +124,28 @@ pub fn check(doc: &ExperimentDoc, plan: &Plan, cfg: &Config, ctx: &GuardContext<
 
     if let Some(ns) = target.namespace() {
         let protected = cfg.guardrails.protected_namespaces.iter().find(|g| {
-            globset::Glob::new(g).map(|g| g.compile_matcher().is_match(ns)).unwrap_or(false)
+            globset::Glob::new(g)
+                .map(|g| g.compile_matcher().is_match(ns))
+                .unwrap_or(false)
         });
         match protected {
-            None => rule("protected-namespace", true, format!("namespace {ns} is not protected")),
+            None => rule(
+                "protected-namespace",
+                true,
+                format!("namespace {ns} is not protected"),
+            ),
             Some(glob) => {
-                let confirmed = ctx.confirm_namespace == Some(ns) || doc.spec.safety.confirm_namespace.as_deref() == Some(ns);
+                let confirmed = ctx.confirm_namespace == Some(ns)
+                    || doc.spec.safety.confirm_namespace.as_deref() == Some(ns);
                 rule(
                     "protected-namespace",
                     confirmed,
                     if confirmed {
                         format!("namespace {ns} is protected ({glob}) and was confirmed by name")
                     } else {
-                        format!("namespace {ns} is protected ({glob}); confirm by typing it: --confirm-namespace {ns}")
+                        format!(
+                            "namespace {ns} is protected ({glob}); confirm by typing it: --confirm-namespace {ns}"
+                        )
                     },
                 );
             }
@@ -115,7 +158,11 @@ pub fn check(doc: &ExperimentDoc, plan: &Plan, cfg: &Config, ctx: &GuardContext<
         "max-active-faults",
         total <= cap,
         if total <= cap {
-            format!("{} active + {} new ≤ {cap}", ctx.active_faults, plan.steps.len())
+            format!(
+                "{} active + {} new ≤ {cap}",
+                ctx.active_faults,
+                plan.steps.len()
+            )
         } else {
             format!(
                 "{} faults are active and this run adds {}, above the cap of {cap}; wait for them to end, run `chaosduck recover`, or raise guardrails.max_active_faults",
@@ -145,7 +192,12 @@ pub fn check(doc: &ExperimentDoc, plan: &Plan, cfg: &Config, ctx: &GuardContext<
         let missing: Vec<String> = plan
             .targets
             .iter()
-            .filter(|t| cfg.aws.required_tags.iter().any(|(k, val)| t.labels.get(k) != Some(val)))
+            .filter(|t| {
+                cfg.aws
+                    .required_tags
+                    .iter()
+                    .any(|(k, val)| t.labels.get(k) != Some(val))
+            })
             .map(|t| t.name.clone())
             .collect();
         rule(

@@ -98,7 +98,13 @@ pub struct JournalEntry {
 
 impl JournalEntry {
     /// A fresh `intent` entry for a planned step.
-    pub fn intent(experiment_id: &str, seq: u32, step: &PlannedStep, now: i64, expires_at: Option<i64>) -> Self {
+    pub fn intent(
+        experiment_id: &str,
+        seq: u32,
+        step: &PlannedStep,
+        now: i64,
+        expires_at: Option<i64>,
+    ) -> Self {
         JournalEntry {
             experiment_id: experiment_id.to_string(),
             seq,

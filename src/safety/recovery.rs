@@ -102,7 +102,12 @@ pub async fn recover(
             Ok(rec.status)
         })
         .await?;
-        report.experiments.push(RecoveredExperiment { id, reverted: sum.reverted, failed: sum.failed, status });
+        report.experiments.push(RecoveredExperiment {
+            id,
+            reverted: sum.reverted,
+            failed: sum.failed,
+            status,
+        });
     }
     // Runs whose process died before injecting anything.
     let skip2 = skip.clone();
@@ -115,13 +120,26 @@ pub async fn recover(
             }
             rec.status = Status::Aborted;
             rec.finished_at = Some(now_ms());
-            rec.abort_reason = Some(format!("its process (pid {}) ended before it finished; nothing was left to revert", rec.pid));
+            rec.abort_reason = Some(format!(
+                "its process (pid {}) ended before it finished; nothing was left to revert",
+                rec.pid
+            ));
             s.put_experiment(&rec)?;
             s.append_event(
                 &rec.id,
-                &PhaseEvent { at: now_ms(), phase: None, status: Status::Aborted, message: "recovery: nothing to revert".into() },
+                &PhaseEvent {
+                    at: now_ms(),
+                    phase: None,
+                    status: Status::Aborted,
+                    message: "recovery: nothing to revert".into(),
+                },
             )?;
-            out.push(RecoveredExperiment { id: rec.id, reverted: 0, failed: 0, status: Status::Aborted });
+            out.push(RecoveredExperiment {
+                id: rec.id,
+                reverted: 0,
+                failed: 0,
+                status: Status::Aborted,
+            });
         }
         Ok(out)
     })

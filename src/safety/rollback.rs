@@ -33,7 +33,7 @@ pub async fn rollback(
     policy: &RollbackPolicy,
     events: &EventSink,
 ) -> RollbackSummary {
-    entries.sort_by(|a, b| b.seq.cmp(&a.seq));
+    entries.sort_by_key(|e| std::cmp::Reverse(e.seq));
     let mut sum = RollbackSummary::default();
     for mut e in entries {
         if e.state == JournalState::Reverted {
@@ -88,7 +88,10 @@ async fn revert_with_retries(
                 let msg = err.to_string();
                 tracing::warn!(experiment = %e.experiment_id, seq = e.seq, attempt = e.attempts, error = %msg, "undo failed");
                 if failures >= policy.max_attempts || matches!(err, EngineError::NoUndoBackend(_)) {
-                    return Err(format!("{msg} (after {} attempts; kept in the journal for `chaosduck recover`)", e.attempts));
+                    return Err(format!(
+                        "{msg} (after {} attempts; kept in the journal for `chaosduck recover`)",
+                        e.attempts
+                    ));
                 }
                 events.emit(RunEvent::RollbackRetry {
                     id: e.experiment_id.clone(),

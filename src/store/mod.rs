@@ -123,7 +123,10 @@ impl Store {
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: path.to_path_buf(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
         }
         precheck(path)?;
         // A damaged file can make redb panic on open; that must become an error, not a crash.
@@ -139,12 +142,25 @@ impl Store {
                     .ok()
                     .map(|s| format!(", {}", s.trim()))
                     .unwrap_or_default();
-                return Err(StoreError::Locked { path: path.to_path_buf(), owner });
+                return Err(StoreError::Locked {
+                    path: path.to_path_buf(),
+                    owner,
+                });
             }
-            Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Io(e)))) if e.kind() != std::io::ErrorKind::InvalidData => {
-                return Err(StoreError::Io { path: path.to_path_buf(), source: e });
+            Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Io(e))))
+                if e.kind() != std::io::ErrorKind::InvalidData =>
+            {
+                return Err(StoreError::Io {
+                    path: path.to_path_buf(),
+                    source: e,
+                });
             }
-            Ok(Err(e)) => return Err(StoreError::Corrupt { path: path.to_path_buf(), detail: e.to_string() }),
+            Ok(Err(e)) => {
+                return Err(StoreError::Corrupt {
+                    path: path.to_path_buf(),
+                    detail: e.to_string(),
+                });
+            }
             Err(_) => {
                 return Err(StoreError::Corrupt {
                     path: path.to_path_buf(),
@@ -181,7 +197,11 @@ impl Store {
         if let Some(v) = found
             && v > SCHEMA_VERSION
         {
-            return Err(StoreError::FutureVersion { path: self.path.clone(), found: v, supported: SCHEMA_VERSION });
+            return Err(StoreError::FutureVersion {
+                path: self.path.clone(),
+                found: v,
+                supported: SCHEMA_VERSION,
+            });
         }
         let from = found.unwrap_or(0);
         if from == SCHEMA_VERSION {
@@ -194,15 +214,25 @@ impl Store {
         }
         {
             let mut meta = w.open_table(META).map_err(db)?;
-            meta.insert(KEY_VERSION, SCHEMA_VERSION.to_le_bytes().as_slice()).map_err(db)?;
+            meta.insert(KEY_VERSION, SCHEMA_VERSION.to_le_bytes().as_slice())
+                .map_err(db)?;
         }
         w.commit().map_err(db)?;
         Ok(())
     }
 
-    fn write<T>(&self, durable: bool, f: impl FnOnce(&redb::WriteTransaction) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn write<T>(
+        &self,
+        durable: bool,
+        f: impl FnOnce(&redb::WriteTransaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let mut w = self.db.begin_write().map_err(db)?;
-        w.set_durability(if durable { Durability::Immediate } else { Durability::None }).map_err(|e| StoreError::Db(e.to_string()))?;
+        w.set_durability(if durable {
+            Durability::Immediate
+        } else {
+            Durability::None
+        })
+        .map_err(|e| StoreError::Db(e.to_string()))?;
         let out = f(&w)?;
         w.commit().map_err(db)?;
         Ok(out)
@@ -212,7 +242,10 @@ impl Store {
     pub fn put_experiment(&self, rec: &ExperimentRecord) -> Result<(), StoreError> {
         let bytes = enc(rec)?;
         self.write(true, |w| {
-            w.open_table(EXPERIMENTS).map_err(db)?.insert(rec.id.as_str(), bytes.as_slice()).map_err(db)?;
+            w.open_table(EXPERIMENTS)
+                .map_err(db)?
+                .insert(rec.id.as_str(), bytes.as_slice())
+                .map_err(db)?;
             Ok(())
         })
     }
@@ -243,7 +276,9 @@ impl Store {
         match found.len() {
             1 => Ok(found.remove(0)),
             0 => Err(StoreError::NotFound(prefix.to_string())),
-            n => Err(StoreError::Db(format!("id prefix {prefix:?} matches {n} experiments; give more characters"))),
+            n => Err(StoreError::Db(format!(
+                "id prefix {prefix:?} matches {n} experiments; give more characters"
+            ))),
         }
     }
 
@@ -282,7 +317,11 @@ impl Store {
         self.read_range(EVENTS, id)
     }
 
-    fn read_range<T: DeserializeOwned>(&self, def: TableDefinition<(&str, u64), &[u8]>, id: &str) -> Result<Vec<T>, StoreError> {
+    fn read_range<T: DeserializeOwned>(
+        &self,
+        def: TableDefinition<(&str, u64), &[u8]>,
+        id: &str,
+    ) -> Result<Vec<T>, StoreError> {
         let r = self.db.begin_read().map_err(db)?;
         let t = r.open_table(def).map_err(db)?;
         let mut out = Vec::new();
@@ -302,7 +341,12 @@ impl Store {
             let (first, next) = {
                 let mut r = t.range((id, 0u64)..=(id, u64::MAX)).map_err(db)?;
                 let first = r.next().transpose().map_err(db)?.map(|(k, _)| k.value().1);
-                let last = r.next_back().transpose().map_err(db)?.map(|(k, _)| k.value().1).or(first);
+                let last = r
+                    .next_back()
+                    .transpose()
+                    .map_err(db)?
+                    .map(|(k, _)| k.value().1)
+                    .or(first);
                 (first.unwrap_or(0), last.map_or(0, |l| l + 1))
             };
             for (i, b) in encoded.iter().enumerate() {
@@ -311,7 +355,8 @@ impl Store {
             let end = next + encoded.len() as u64;
             if end.saturating_sub(first) > MAX_SAMPLES_PER_EXPERIMENT {
                 let cut = end - MAX_SAMPLES_PER_EXPERIMENT;
-                t.retain_in((id, first)..(id, cut), |_, _| false).map_err(db)?;
+                t.retain_in((id, first)..(id, cut), |_, _| false)
+                    .map_err(db)?;
             }
             Ok(())
         })
@@ -350,7 +395,10 @@ impl Store {
         let bytes = enc(e)?;
         self.write(true, |w| {
             let key = (e.experiment_id.as_str(), e.seq);
-            w.open_table(JOURNAL).map_err(db)?.insert(key, bytes.as_slice()).map_err(db)?;
+            w.open_table(JOURNAL)
+                .map_err(db)?
+                .insert(key, bytes.as_slice())
+                .map_err(db)?;
             let mut open = w.open_table(JOURNAL_OPEN).map_err(db)?;
             if e.state.is_open() {
                 open.insert(key, ()).map_err(db)?;
@@ -397,7 +445,9 @@ impl Store {
     pub fn emergency_latch(&self) -> Result<Option<String>, StoreError> {
         let r = self.db.begin_read().map_err(db)?;
         let t = r.open_table(META).map_err(db)?;
-        Ok(t.get(KEY_LATCH).map_err(db)?.map(|v| String::from_utf8_lossy(v.value()).into_owned()))
+        Ok(t.get(KEY_LATCH)
+            .map_err(db)?
+            .map(|v| String::from_utf8_lossy(v.value()).into_owned()))
     }
 
     /// Latches (Some) or resets (None) the emergency stop, durably.
@@ -441,7 +491,10 @@ fn precheck(path: &Path) -> Result<(), StoreError> {
         Ok(m) if m.len() > 0 => {}
         _ => return Ok(()),
     }
-    let corrupt = |detail: String| StoreError::Corrupt { path: path.to_path_buf(), detail };
+    let corrupt = |detail: String| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        detail,
+    };
     let opened = std::panic::catch_unwind(|| Database::builder().open_read_only(path));
     let ro = match opened {
         Err(_) => return Err(corrupt("redb could not read its header".into())),
@@ -453,10 +506,18 @@ fn precheck(path: &Path) -> Result<(), StoreError> {
                 .ok()
                 .map(|s| format!(", {}", s.trim()))
                 .unwrap_or_default();
-            return Err(StoreError::Locked { path: path.to_path_buf(), owner });
+            return Err(StoreError::Locked {
+                path: path.to_path_buf(),
+                owner,
+            });
         }
-        Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Io(e)))) if e.kind() != std::io::ErrorKind::InvalidData => {
-            return Err(StoreError::Io { path: path.to_path_buf(), source: e });
+        Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Io(e))))
+            if e.kind() != std::io::ErrorKind::InvalidData =>
+        {
+            return Err(StoreError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            });
         }
         Ok(Err(e)) => return Err(corrupt(e.to_string())),
     };
@@ -464,7 +525,11 @@ fn precheck(path: &Path) -> Result<(), StoreError> {
     if let Some(v) = read_version(&r, path)?
         && v > SCHEMA_VERSION
     {
-        return Err(StoreError::FutureVersion { path: path.to_path_buf(), found: v, supported: SCHEMA_VERSION });
+        return Err(StoreError::FutureVersion {
+            path: path.to_path_buf(),
+            found: v,
+            supported: SCHEMA_VERSION,
+        });
     }
     Ok(())
 }
@@ -483,7 +548,9 @@ fn migrate(w: &redb::WriteTransaction, from: u32) -> Result<(), StoreError> {
             w.open_table(ANALYSES).map_err(db)?;
             Ok(())
         }
-        v => Err(StoreError::Db(format!("no migration from schema version {v}"))),
+        v => Err(StoreError::Db(format!(
+            "no migration from schema version {v}"
+        ))),
     }
 }
 

@@ -12,7 +12,10 @@ pub struct Home {
 
 impl Home {
     pub fn new() -> Self {
-        let dir = tempfile::Builder::new().prefix("cd").tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("cd")
+            .tempdir()
+            .expect("tempdir");
         let h = Home { dir };
         std::fs::create_dir_all(h.world()).unwrap();
         std::fs::create_dir_all(h.path().join("run")).unwrap();
@@ -44,13 +47,19 @@ impl Home {
             pods.push(serde_json::json!({"namespace": "kube-system", "name": format!("dns-{i}"), "labels": {"app": "dns"}}));
         }
         let w = serde_json::json!({"pods": pods, "nodes": []});
-        std::fs::write(self.world().join("world.json"), serde_json::to_vec_pretty(&w).unwrap()).unwrap();
+        std::fs::write(
+            self.world().join("world.json"),
+            serde_json::to_vec_pretty(&w).unwrap(),
+        )
+        .unwrap();
     }
 
     /// Writes an experiment file whose `spec` body is given (indented by 2).
     pub fn experiment(&self, name: &str, spec: &str) -> PathBuf {
         let p = self.path().join(format!("{name}.yaml"));
-        let body = format!("apiVersion: chaosduck.io/v1\nkind: Experiment\nmetadata:\n  name: {name}\nspec:\n{spec}");
+        let body = format!(
+            "apiVersion: chaosduck.io/v1\nkind: Experiment\nmetadata:\n  name: {name}\nspec:\n{spec}"
+        );
         std::fs::write(&p, body).unwrap();
         p
     }
@@ -101,7 +110,11 @@ pub fn code(o: &Output) -> i32 {
 }
 
 pub fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 /// Polls `f` every 20 ms until it holds or `limit` passes.
@@ -116,4 +129,5 @@ pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
-pub const WEB: &str = "  fault: {type: pod_delete}\n  target: {pods: {namespace: shop, selector: app=web}}\n";
+pub const WEB: &str =
+    "  fault: {type: pod_delete}\n  target: {pods: {namespace: shop, selector: app=web}}\n";

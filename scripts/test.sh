@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite, from a clean checkout: installs the third-party peers the tests need when
+# they are missing, then runs formatting, lints and every test. `.ci/run` runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '== %s\n' "$*"; }
+
+# Debian packages the tests use as real peers.
+APT_PACKAGES=(tmux)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing ${missing[*]}"
+    apt-get update -qq >/dev/null || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    log "warning: missing ${missing[*]} and cannot install them; tests that need them say so"
+  fi
+fi
+
+command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
+
+log "cargo fmt --check"
+cargo fmt --check
+
+log "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets --quiet -- -D warnings
+
+log "cargo test"
+cargo test --no-fail-fast
