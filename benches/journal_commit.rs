@@ -43,7 +43,7 @@ fn main() {
         };
         // Alternate intents and applied marks, as a run does.
         let e = if i % 2 == 0 {
-            JournalEntry::intent("bench-experiment", (i / 2 + 1) as u32, &step, 0, None)
+            JournalEntry::intent("bench-experiment", None, (i / 2 + 1) as u32, &step, 0, None)
         } else {
             let mut e: JournalEntry = entry.take().expect("previous intent");
             e.state = JournalState::Applied;

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod engine;
+pub mod metrics;
 pub mod probe;
 pub mod safety;
 pub mod store;

@@ -91,6 +91,7 @@ fn samples_are_bounded_per_experiment() {
     let s = Store::open(&h.db()).unwrap();
     let sample = |i: i64| chaosduck::store::records::ProbeSample {
         probe: "p".into(),
+        kind: "cmd".into(),
         mode: chaosduck::domain::ProbeMode::Continuous,
         phase: chaosduck::domain::Phase::Observe,
         at: i,

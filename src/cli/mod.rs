@@ -2,6 +2,7 @@
 //! dashboard.
 
 mod admin;
+mod check;
 mod inspect;
 mod output;
 mod run;
@@ -93,6 +94,9 @@ pub struct Cli {
     /// and for tests; see README).
     #[arg(long, global = true, env = "CHAOSDUCK_WORLD", value_name = "DIR")]
     pub world: Option<PathBuf>,
+    /// Serve ChaosDuck's Prometheus metrics on this address (e.g. 127.0.0.1:9464).
+    #[arg(long, global = true, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -123,6 +127,14 @@ pub enum Command {
         /// Confirm a protected namespace by typing its name.
         #[arg(long, value_name = "NAME")]
         confirm_namespace: Option<String>,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// Evaluate an experiment's probes once, now, injecting nothing (0 = steady state holds).
+    Check {
+        /// The experiment file.
+        file: PathBuf,
         /// Output format.
         #[arg(long, short, value_enum, default_value_t)]
         output: OutputFormat,
@@ -252,6 +264,7 @@ pub async fn dispatch(cli: Cli) -> Exit {
     match &cli.command {
         Command::Validate { files, output } => validate::validate(files, *output),
         Command::Schema => validate::schema(),
+        Command::Check { file, output } => check::check(file, *output).await,
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(

@@ -83,6 +83,21 @@ pub async fn run(cli: &Cli, file: &Path, confirm: Option<String>, output: Output
         Err(e) => return e,
     };
     let sup = env.sup.clone();
+    let metrics = match cli.metrics_addr {
+        Some(addr) => match crate::metrics::serve(addr).await {
+            Ok((bound, task)) => {
+                eprintln!("chaosduck: metrics on http://{bound}/metrics");
+                Some(task)
+            }
+            Err(e) => {
+                return fail(
+                    Exit::Invalid,
+                    format!("cannot serve metrics on {addr}: {e}"),
+                );
+            }
+        },
+        None => None,
+    };
     let sock = control::socket_path(env.store.path());
     let server = match control::serve(sup.clone(), sock.clone()).await {
         Ok(h) => Some(h),
@@ -106,6 +121,9 @@ pub async fn run(cli: &Cli, file: &Path, confirm: Option<String>, output: Output
     let control_done = sup.control_lock().lock().await;
     drop(control_done);
     signals.abort();
+    if let Some(m) = metrics {
+        m.abort();
+    }
     if let Some(s) = server {
         s.abort();
         let _ = std::fs::remove_file(&sock);

@@ -433,6 +433,34 @@ impl ExperimentDoc {
                 {
                     add(&format!("{at}.http.expectStatus"), e);
                 }
+                if let Some(m) = &h.method
+                    && !["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+                        .contains(&m.to_ascii_uppercase().as_str())
+                {
+                    add(
+                        &format!("{at}.http.method"),
+                        format!("unknown HTTP method {m:?}"),
+                    );
+                }
+                if let Some(r) = &h.body_regex
+                    && let Err(e) = regex::Regex::new(r)
+                {
+                    add(
+                        &format!("{at}.http.bodyRegex"),
+                        format!("invalid regex {r:?}: {e}"),
+                    );
+                }
+                if let Some(j) = &h.json {
+                    if let Err(e) = serde_json_path::JsonPath::parse(&j.path) {
+                        add(
+                            &format!("{at}.http.json.path"),
+                            format!("invalid JSONPath {:?}: {e}", j.path),
+                        );
+                    }
+                    if let Err(e) = j.expect().check() {
+                        add(&format!("{at}.http.json"), e);
+                    }
+                }
             }
             if let Some(c) = &p.cmd {
                 if c.argv.is_empty() || c.argv[0].trim().is_empty() {
@@ -447,6 +475,30 @@ impl ExperimentDoc {
                         "with shell: true, argv holds exactly one command line".into(),
                     );
                 }
+                if let Some(r) = &c.stdout_regex
+                    && let Err(e) = regex::Regex::new(r)
+                {
+                    add(
+                        &format!("{at}.cmd.stdoutRegex"),
+                        format!("invalid regex {r:?}: {e}"),
+                    );
+                }
+            }
+            if let Some(pr) = &p.prometheus
+                && !(pr.url.starts_with("http://") || pr.url.starts_with("https://"))
+            {
+                add(
+                    &format!("{at}.prometheus.url"),
+                    format!("{:?} is not an http:// or https:// URL", pr.url),
+                );
+            }
+            if let Some(pr) = &p.prometheus
+                && pr.password_env.is_some() != pr.username.is_some()
+            {
+                add(
+                    &format!("{at}.prometheus"),
+                    "basic auth needs both username and passwordEnv".into(),
+                );
             }
             if let Some(pr) = &p.prometheus
                 && !["<", "<=", "==", "!=", ">=", ">"].contains(&pr.comparator.as_str())
@@ -459,14 +511,46 @@ impl ExperimentDoc {
                     ),
                 );
             }
-            if let Some(k) = &p.k8s
-                && k.name.is_none()
-                && k.selector.is_none()
-            {
-                add(
-                    &format!("{at}.k8s"),
-                    "give the resource `kind` and `name`, or a pod `selector`".into(),
-                );
+            if let Some(k) = &p.k8s {
+                let named = k.name.is_some();
+                if named == k.selector.is_some() {
+                    add(
+                        &format!("{at}.k8s"),
+                        "give a resource `kind` and `name`, or a pod `selector`, not both".into(),
+                    );
+                }
+                if named {
+                    match k.kind.as_deref() {
+                        None => add(
+                            &format!("{at}.k8s.kind"),
+                            "a named resource needs its kind".into(),
+                        ),
+                        Some(kind) if !crate::domain::probe::K8S_PROBE_KINDS.contains(&kind) => {
+                            add(
+                                &format!("{at}.k8s.kind"),
+                                format!(
+                                    "unsupported kind {kind:?}; use one of {}",
+                                    crate::domain::probe::K8S_PROBE_KINDS.join(", ")
+                                ),
+                            )
+                        }
+                        Some(_) => {}
+                    }
+                }
+                if k.kind.as_deref() != Some("Node") && k.namespace.is_none() {
+                    add(
+                        &format!("{at}.k8s.namespace"),
+                        "the namespace is required".into(),
+                    );
+                }
+                if let Some(c) = &k.condition
+                    && !["True", "False", "Unknown"].contains(&c.status.as_str())
+                {
+                    add(
+                        &format!("{at}.k8s.condition.status"),
+                        format!("{:?} must be True, False or Unknown", c.status),
+                    );
+                }
             }
             if let Some(a) = &p.aws
                 && a.instance.is_none() == a.db_cluster.is_none()

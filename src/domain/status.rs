@@ -125,4 +125,62 @@ pub struct Verdict {
     pub kind: VerdictKind,
     /// Why, in words.
     pub reasons: Vec<String>,
+    /// Each probe's record.
+    #[serde(default)]
+    pub probes: Vec<ProbeSummary>,
+    /// The resilience score, 0–100, by the documented formula (see [`resilience_score`]); absent
+    /// when there is no evidence to compute it from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<u8>,
+}
+
+/// One probe's record in a verdict.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ProbeSummary {
+    /// Probe name.
+    pub name: String,
+    /// Samples that were judged (not counting ones that could not be evaluated).
+    pub samples: usize,
+    /// Samples that passed.
+    pub passed: usize,
+    /// passed / samples, 0–1; absent without samples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pass_rate: Option<f64>,
+}
+
+/// The resilience score, 0–100, from evidence only:
+///
+/// `score = 100 × (0.5 × P + 0.3 × E + 0.2 × R)` where
+/// - `P` is the mean pass rate of the probes' judged samples (how well the steady state held
+///   during the experiment),
+/// - `E` is 1 when every end-of-test sample passed after rollback (the system recovered), else 0
+///   (with no end-of-test probe, `E = P`),
+/// - `R` is the share of journal steps verified reverted (1 when nothing was injected).
+///
+/// `None` when no probe produced a judged sample: no evidence, no number.
+pub fn resilience_score(
+    pass_rates: &[f64],
+    end_ok: Option<bool>,
+    reverted: usize,
+    steps: usize,
+) -> Option<u8> {
+    if pass_rates.is_empty() {
+        return None;
+    }
+    let p = pass_rates.iter().sum::<f64>() / pass_rates.len() as f64;
+    let e = match end_ok {
+        Some(true) => 1.0,
+        Some(false) => 0.0,
+        None => p,
+    };
+    let r = if steps == 0 {
+        1.0
+    } else {
+        reverted as f64 / steps as f64
+    };
+    Some(
+        (100.0 * (0.5 * p + 0.3 * e + 0.2 * r))
+            .round()
+            .clamp(0.0, 100.0) as u8,
+    )
 }

@@ -1,6 +1,7 @@
 //! The experiment lifecycle as a pure state machine: inputs in, commands out. The runner executes
 //! the commands and feeds back what happened; nothing here does I/O.
 
+use crate::domain::status::{ProbeSummary, resilience_score};
 use crate::domain::{Phase, ProbeSpec, Status, Verdict, VerdictKind};
 use crate::safety::emergency::StopReason;
 use crate::store::records::ProbeSample;
@@ -182,57 +183,93 @@ fn outcome(e: &Ending, failed: usize) -> (Status, Option<String>, Option<String>
     }
 }
 
-/// The verdict from how the run ended and the probe samples it recorded.
-pub fn verdict(ending: &Ending, probes: &[ProbeSpec], samples: &[ProbeSample]) -> Verdict {
+/// How the journal ended, for the score.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RollbackTally {
+    /// Steps verified reverted.
+    pub reverted: usize,
+    /// Steps in the journal.
+    pub steps: usize,
+}
+
+/// The verdict from how the run ended, the probe samples it recorded and the rollback tally.
+pub fn verdict(
+    ending: &Ending,
+    probes: &[ProbeSpec],
+    samples: &[ProbeSample],
+    tally: RollbackTally,
+) -> Verdict {
     let mut reasons = Vec::new();
-    if probes.is_empty() {
-        return Verdict {
-            kind: VerdictKind::Inconclusive,
-            reasons: vec!["no probes are defined, so nothing judged the hypothesis; add probes to the experiment".into()],
-        };
-    }
-    if let Ending::SteadyStateFailed(w) = ending {
-        return Verdict {
-            kind: VerdictKind::Inconclusive,
-            reasons: vec![format!(
-                "the steady state did not hold before injection ({w}), so the fault was not injected"
-            )],
-        };
-    }
+    let mut summaries = Vec::new();
+    let mut rates = Vec::new();
+    let mut end_ok: Option<bool> = None;
     let mut violated = false;
     let mut unevaluated = false;
     for p in probes {
         let mine: Vec<&ProbeSample> = samples.iter().filter(|s| s.probe == p.name).collect();
         let judged: Vec<&&ProbeSample> = mine.iter().filter(|s| !s.skipped).collect();
-        let skipped = mine.iter().any(|s| s.skipped);
-        if skipped {
+        let passed = judged.iter().filter(|s| s.passed).count();
+        let rate = (!judged.is_empty()).then(|| passed as f64 / judged.len() as f64);
+        summaries.push(ProbeSummary {
+            name: p.name.clone(),
+            samples: judged.len(),
+            passed,
+            pass_rate: rate,
+        });
+        if let Some(r) = rate {
+            rates.push(r);
+        }
+        for s in judged
+            .iter()
+            .filter(|s| s.phase == Phase::Rollback && p.runs_at_end())
+        {
+            end_ok = Some(end_ok.unwrap_or(true) && s.passed);
+        }
+        if mine.iter().any(|s| s.skipped) {
             unevaluated = true;
             let why = mine
                 .iter()
                 .find_map(|s| s.error.clone())
                 .unwrap_or_default();
             reasons.push(format!("probe {} could not be evaluated: {why}", p.name));
-            continue;
-        }
-        if mine.is_empty() {
+        } else if judged.is_empty() {
             unevaluated = true;
             reasons.push(format!("probe {} took no sample", p.name));
-            continue;
-        }
-        let failed = judged.iter().filter(|s| !s.passed).count();
-        let total = judged.len();
-        if failed > 0 {
+        } else if passed < judged.len() {
             violated = true;
             reasons.push(format!(
-                "probe {} failed {failed} of {total} samples",
-                p.name
+                "probe {} failed {} of {} samples",
+                p.name,
+                judged.len() - passed,
+                judged.len()
             ));
         } else {
             reasons.push(format!(
-                "probe {} passed {total} of {total} samples",
+                "probe {} passed {passed} of {passed} samples",
                 p.name
             ));
         }
+    }
+    let score = resilience_score(&rates, end_ok, tally.reverted, tally.steps);
+    let done = |kind, reasons| Verdict {
+        kind,
+        reasons,
+        probes: summaries.clone(),
+        score,
+    };
+    if probes.is_empty() {
+        return done(
+            VerdictKind::Inconclusive,
+            vec!["no probes are defined, so nothing judged the hypothesis; add probes to the experiment".into()],
+        );
+    }
+    if let Ending::SteadyStateFailed(w) = ending {
+        return done(
+            VerdictKind::Inconclusive,
+            vec![format!(
+                "the steady state did not hold before injection ({w}), so the fault was not injected"
+            )],
+        );
     }
     if let Ending::Stopped(StopReason::ProbeFailed(p)) = ending {
         violated = true;
@@ -254,7 +291,7 @@ pub fn verdict(ending: &Ending, probes: &[ProbeSpec], samples: &[ProbeSample]) -
     } else {
         VerdictKind::Held
     };
-    Verdict { kind, reasons }
+    done(kind, reasons)
 }
 
 #[cfg(test)]
@@ -369,6 +406,63 @@ mod tests {
             Input::Verified,
         ]);
         assert_eq!(s, State::Done(Status::EmergencyStopped));
+    }
+
+    fn sample(probe: &str, phase: Phase, passed: bool) -> ProbeSample {
+        ProbeSample {
+            probe: probe.into(),
+            kind: "cmd".into(),
+            mode: crate::domain::ProbeMode::Continuous,
+            phase,
+            at: 0,
+            passed,
+            value: None,
+            error: None,
+            skipped: false,
+        }
+    }
+
+    fn probe(name: &str, mode: crate::domain::ProbeMode) -> ProbeSpec {
+        let y = format!("name: {name}\nmode: {mode}\ninterval: 1s\ncmd: {{argv: [\"true\"]}}\n");
+        serde_norway::from_str(&y).unwrap()
+    }
+
+    #[test]
+    fn score_follows_the_documented_formula() {
+        use crate::domain::ProbeMode::{Continuous, Edge};
+        let probes = vec![probe("a", Continuous), probe("b", Edge)];
+        let samples = vec![
+            sample("a", Phase::Observe, true),
+            sample("a", Phase::Observe, false),
+            sample("b", Phase::SteadyState, true),
+            sample("b", Phase::Rollback, true),
+        ];
+        let v = verdict(
+            &Ending::Normal,
+            &probes,
+            &samples,
+            RollbackTally {
+                reverted: 2,
+                steps: 2,
+            },
+        );
+        assert_eq!(v.kind, VerdictKind::Violated);
+        // P = (0.5 + 1.0) / 2 = 0.75; E = 1; R = 1 -> 100 × (0.375 + 0.3 + 0.2) = 87.5 -> 88
+        assert_eq!(v.score, Some(88));
+        assert_eq!(v.probes[0].pass_rate, Some(0.5));
+        let v = verdict(
+            &Ending::Normal,
+            &probes,
+            &samples,
+            RollbackTally {
+                reverted: 1,
+                steps: 2,
+            },
+        );
+        assert_eq!(v.score, Some(78));
+        let v = verdict(&Ending::Normal, &[], &[], RollbackTally::default());
+        assert_eq!(v.score, None, "no evidence, no number");
+        assert_eq!(v.kind, VerdictKind::Inconclusive);
     }
 
     #[test]

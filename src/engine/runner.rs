@@ -376,8 +376,23 @@ impl Run {
                 }
                 self.probes_all.cancel();
                 let id = self.id();
-                let samples = blocking(&self.ctx.store, move |s| s.samples(&id)).await?;
-                self.verdict = Some(lifecycle::verdict(&self.ending, self.probes(), &samples));
+                let (samples, journal) = blocking(&self.ctx.store, move |s| {
+                    Ok((s.samples(&id)?, s.journal(&id)?))
+                })
+                .await?;
+                let tally = lifecycle::RollbackTally {
+                    reverted: journal
+                        .iter()
+                        .filter(|e| e.state == JournalState::Reverted)
+                        .count(),
+                    steps: journal.len(),
+                };
+                self.verdict = Some(lifecycle::verdict(
+                    &self.ending,
+                    self.probes(),
+                    &samples,
+                    tally,
+                ));
                 Ok(Some(Input::Verified))
             }
             Command::Finish {
@@ -392,6 +407,8 @@ impl Run {
                 self.rec.finished_at = Some(now_ms());
                 failpoint::hit("before-finish");
                 self.save().await?;
+                crate::metrics::metrics()
+                    .experiment_finished(self.rec.fault.as_str(), status.as_str());
                 let v = self
                     .rec
                     .verdict
@@ -456,13 +473,22 @@ impl Run {
                 return Ok(Input::Stop(r));
             }
             let seq = u32::try_from(i + 1).unwrap_or(u32::MAX);
-            let mut entry = JournalEntry::intent(&self.rec.id, seq, &step, now_ms(), Some(expires));
+            let mut entry = JournalEntry::intent(
+                &self.rec.id,
+                Some(self.rec.fault),
+                seq,
+                &step,
+                now_ms(),
+                Some(expires),
+            );
             persist(&self.ctx.store, &entry).await?;
             self.ctx.events.emit(RunEvent::Journal {
                 entry: Box::new(entry.clone()),
             });
             failpoint::hit("after-intent");
-            match backend.apply(&step).await {
+            let applied = backend.apply(&step).await;
+            crate::metrics::metrics().injection(self.rec.fault.as_str(), applied.is_ok());
+            match applied {
                 Ok(()) => {
                     entry.state = JournalState::Applied;
                     entry.updated_at = now_ms();
@@ -531,6 +557,14 @@ async fn record_sample(
     id: &str,
     s: crate::store::records::ProbeSample,
 ) -> Result<(), StoreError> {
+    let result = if s.skipped {
+        "unevaluated"
+    } else if s.passed {
+        "pass"
+    } else {
+        "fail"
+    };
+    crate::metrics::metrics().probe_sample(&s.kind, result);
     let (idc, sc) = (id.to_string(), s.clone());
     blocking(&ctx.store, move |st| {
         st.append_samples(&idc, std::slice::from_ref(&sc))

@@ -1,8 +1,11 @@
 //! Steady-state probes: one-shot (SOT, EOT, Edge) and periodic (Continuous, OnChaos) sampling,
-//! with stop conditions. This build evaluates `cmd` and `tcp` probes; the other kinds are
-//! validated and reported as not evaluated, which makes the verdict inconclusive.
+//! with stop conditions. `http`, `tcp`, `cmd` and `prometheus` are evaluated here; `k8s` and
+//! `aws` need their clients and are reported as not evaluated (an inconclusive verdict) until a
+//! client is configured.
 
 pub mod cmd;
+pub mod http;
+pub mod prometheus;
 pub mod tcp;
 
 use crate::domain::{Phase, ProbeMode, ProbeSpec};
@@ -47,6 +50,12 @@ pub async fn evaluate(spec: &ProbeSpec) -> Outcome {
     if let Some(t) = &spec.tcp {
         return tcp::evaluate(t, timeout).await;
     }
+    if let Some(h) = &spec.http {
+        return http::evaluate(h, timeout).await;
+    }
+    if let Some(p) = &spec.prometheus {
+        return prometheus::evaluate(p, timeout).await;
+    }
     let kind = spec.kinds().first().copied().unwrap_or("unknown");
     Outcome {
         passed: false,
@@ -63,6 +72,12 @@ pub async fn sample(spec: &ProbeSpec, phase: Phase) -> ProbeSample {
     let o = evaluate(spec).await;
     ProbeSample {
         probe: spec.name.clone(),
+        kind: spec
+            .kinds()
+            .first()
+            .copied()
+            .unwrap_or("unknown")
+            .to_string(),
         mode: spec.mode,
         phase,
         at: now_ms(),

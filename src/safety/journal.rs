@@ -67,6 +67,9 @@ impl fmt::Display for JournalState {
 pub struct JournalEntry {
     /// The experiment it belongs to.
     pub experiment_id: String,
+    /// The fault kind of the experiment (for metrics and listings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<crate::domain::FaultKind>,
     /// Order within the experiment (rollback runs from the highest down).
     pub seq: u32,
     /// What the mutation acts on.
@@ -100,6 +103,7 @@ impl JournalEntry {
     /// A fresh `intent` entry for a planned step.
     pub fn intent(
         experiment_id: &str,
+        fault: Option<crate::domain::FaultKind>,
         seq: u32,
         step: &PlannedStep,
         now: i64,
@@ -107,6 +111,7 @@ impl JournalEntry {
     ) -> Self {
         JournalEntry {
             experiment_id: experiment_id.to_string(),
+            fault,
             seq,
             target: step.target.clone(),
             action: step.action.clone(),

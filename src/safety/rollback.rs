@@ -20,9 +20,16 @@ pub struct RollbackSummary {
 /// Persists an entry on a blocking thread.
 pub async fn persist(store: &Store, e: &JournalEntry) -> Result<(), StoreError> {
     let (s, e) = (store.clone(), e.clone());
-    tokio::task::spawn_blocking(move || s.journal_put(&e))
-        .await
-        .map_err(|j| StoreError::Db(format!("store task failed: {j}")))?
+    tokio::task::spawn_blocking(move || {
+        let t = std::time::Instant::now();
+        s.journal_put(&e)?;
+        let m = crate::metrics::metrics();
+        m.journal_commit(t.elapsed());
+        m.set_active_faults(s.open_journal_count()?);
+        Ok(())
+    })
+    .await
+    .map_err(|j| StoreError::Db(format!("store task failed: {j}")))?
 }
 
 /// Reverts `entries` last-first. Entries already reverted are skipped.
@@ -41,6 +48,8 @@ pub async fn rollback(
         }
         failpoint::hit("before-revert");
         let outcome = revert_with_retries(engines, &mut e, policy, events).await;
+        let fault = e.fault.map_or("unknown", |f| f.as_str());
+        crate::metrics::metrics().rollback_step(fault, outcome.is_ok());
         e.updated_at = now_ms();
         match outcome {
             Ok(note) => {

@@ -5,7 +5,9 @@ pub mod records;
 
 use crate::safety::journal::{JournalEntry, JournalState};
 use records::{Analysis, ExperimentRecord, PhaseEvent, ProbeSample};
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{
+    Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+};
 use serde::{Serialize, de::DeserializeOwned};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -419,6 +421,13 @@ impl Store {
             out.push(dec(v.value())?);
         }
         Ok(out)
+    }
+
+    /// How many entries still need their undo (reads only the open index).
+    pub fn open_journal_count(&self) -> Result<usize, StoreError> {
+        let r = self.db.begin_read().map_err(db)?;
+        let idx = r.open_table(JOURNAL_OPEN).map_err(db)?;
+        Ok(usize::try_from(idx.len().map_err(db)?).unwrap_or(usize::MAX))
     }
 
     /// Every entry that still needs its undo (intent, applied or failed), across experiments,

@@ -68,6 +68,9 @@ pub struct PhaseEvent {
 pub struct ProbeSample {
     /// The probe name.
     pub probe: String,
+    /// The probe type (http, tcp, cmd, k8s, prometheus, aws).
+    #[serde(default)]
+    pub kind: String,
     /// The mode it ran in.
     pub mode: ProbeMode,
     /// The phase during which it ran.
