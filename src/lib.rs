@@ -1,1 +1,3 @@
 //! ChaosDuck: chaos engineering for Kubernetes and AWS from the terminal.
+
+pub mod sandbox;
