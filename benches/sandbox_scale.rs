@@ -23,8 +23,15 @@ fn rss_kib() -> (u64, u64) {
 }
 
 fn main() {
-    let pods: usize = std::env::var("SANDBOX_BENCH_PODS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let pods: usize = std::env::var("SANDBOX_BENCH_PODS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async move {
         let (rss0, _) = rss_kib();
         let t0 = Instant::now();

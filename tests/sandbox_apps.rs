@@ -32,21 +32,42 @@ fn injector(name: &str, fault: &str, duration: u64, extra: &[(&str, &str)]) -> s
 }
 
 async fn inject_all(pods: &Api<Pod>, sel: &str, body: &serde_json::Value) -> Vec<String> {
-    let names: Vec<String> =
-        pods.list(&ListParams::default().labels(sel)).await.unwrap().items.into_iter().filter_map(|p| p.metadata.name).collect();
+    let names: Vec<String> = pods
+        .list(&ListParams::default().labels(sel))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|p| p.metadata.name)
+        .collect();
     for n in &names {
-        pods.patch_ephemeral_containers(n, &PatchParams::default(), &Patch::Strategic(body.clone())).await.unwrap();
+        pods.patch_ephemeral_containers(
+            n,
+            &PatchParams::default(),
+            &Patch::Strategic(body.clone()),
+        )
+        .await
+        .unwrap();
     }
     names
 }
 
 fn injector_state(p: &Pod, name: &str) -> Option<(&'static str, Option<i32>)> {
-    let st = p.status.as_ref()?.ephemeral_container_statuses.as_ref()?.iter().find(|s| s.name == name)?;
+    let st = p
+        .status
+        .as_ref()?
+        .ephemeral_container_statuses
+        .as_ref()?
+        .iter()
+        .find(|s| s.name == name)?;
     let state = st.state.as_ref()?;
     if state.running.is_some() {
         Some(("running", None))
     } else {
-        state.terminated.as_ref().map(|t| ("terminated", Some(t.exit_code)))
+        state
+            .terminated
+            .as_ref()
+            .map(|t| ("terminated", Some(t.exit_code)))
     }
 }
 
@@ -57,58 +78,108 @@ async fn service_app_sees_latency_while_injector_runs_and_exec_stops_it() {
     let svcs: Api<Service> = Api::namespaced(client.clone(), "shop");
     let svc = eventually("url annotation", Duration::from_secs(3), || async {
         let s = svcs.get("frontend").await.ok()?;
-        s.metadata.annotations.as_ref()?.get(URL_ANNOTATION).cloned()
+        s.metadata
+            .annotations
+            .as_ref()?
+            .get(URL_ANNOTATION)
+            .cloned()
     })
     .await;
     assert_eq!(svc, url);
     let (code, body, base) = http_get(&url).await;
     assert_eq!(code, Some(200), "{body}");
     assert!(body.contains("\"pod\":\"frontend-"), "{body}");
-    assert!(base < Duration::from_millis(250), "baseline too slow: {base:?}");
+    assert!(
+        base < Duration::from_millis(250),
+        "baseline too slow: {base:?}"
+    );
 
     let pods: Api<Pod> = Api::namespaced(client.clone(), "shop");
     let names = inject_all(
         &pods,
         "app=frontend",
-        &injector("chaosduck-net-1", "network_latency", 60, &[("CHAOSDUCK_LATENCY_MS", "300"), ("CHAOSDUCK_JITTER_MS", "0")]),
+        &injector(
+            "chaosduck-net-1",
+            "network_latency",
+            60,
+            &[
+                ("CHAOSDUCK_LATENCY_MS", "300"),
+                ("CHAOSDUCK_JITTER_MS", "0"),
+            ],
+        ),
     )
     .await;
     assert_eq!(names.len(), 3);
     eventually("injectors running", Duration::from_secs(3), || async {
-        let ps = pods.list(&ListParams::default().labels("app=frontend")).await.ok()?.items;
-        ps.iter().all(|p| injector_state(p, "chaosduck-net-1") == Some(("running", None))).then_some(())
+        let ps = pods
+            .list(&ListParams::default().labels("app=frontend"))
+            .await
+            .ok()?
+            .items;
+        ps.iter()
+            .all(|p| injector_state(p, "chaosduck-net-1") == Some(("running", None)))
+            .then_some(())
     })
     .await;
     for _ in 0..3 {
         let (code, body, took) = http_get(&url).await;
         assert_eq!(code, Some(200), "{body}");
-        assert!(took >= Duration::from_millis(300), "latency not applied: {took:?}");
+        assert!(
+            took >= Duration::from_millis(300),
+            "latency not applied: {took:?}"
+        );
         assert!(body.contains("\"added_latency_ms\":300"), "{body}");
     }
 
     // Exec into each injector with the stop command.
     for n in &names {
-        let ap = AttachParams::default().container("chaosduck-net-1").stdout(true).stderr(false);
-        let mut proc = pods.exec(n, ["/bin/sh", "-c", "chaosduck-stop"], &ap).await.expect("exec");
-        let status = proc.take_status().expect("status channel").await.expect("a status");
+        let ap = AttachParams::default()
+            .container("chaosduck-net-1")
+            .stdout(true)
+            .stderr(false);
+        let mut proc = pods
+            .exec(n, ["/bin/sh", "-c", "chaosduck-stop"], &ap)
+            .await
+            .expect("exec");
+        let status = proc
+            .take_status()
+            .expect("status channel")
+            .await
+            .expect("a status");
         assert_eq!(status.status.as_deref(), Some("Success"), "{status:?}");
         proc.join().await.expect("exec ends");
     }
-    let ps = pods.list(&ListParams::default().labels("app=frontend")).await.unwrap().items;
+    let ps = pods
+        .list(&ListParams::default().labels("app=frontend"))
+        .await
+        .unwrap()
+        .items;
     for p in &ps {
-        assert_eq!(injector_state(p, "chaosduck-net-1"), Some(("terminated", Some(0))));
+        assert_eq!(
+            injector_state(p, "chaosduck-net-1"),
+            Some(("terminated", Some(0)))
+        );
     }
     let (code, _, took) = http_get(&url).await;
     assert_eq!(code, Some(200));
-    assert!(took < Duration::from_millis(250), "latency still applied after stop: {took:?}");
+    assert!(
+        took < Duration::from_millis(250),
+        "latency still applied after stop: {took:?}"
+    );
 
     // Other commands are refused with a Failure status.
-    let ap = AttachParams::default().container("frontend").stdout(true).stderr(false);
+    let ap = AttachParams::default()
+        .container("frontend")
+        .stdout(true)
+        .stderr(false);
     let mut proc = pods.exec(&names[0], ["ls", "/"], &ap).await.expect("exec");
     let status = proc.take_status().unwrap().await.expect("a status");
     assert_eq!(status.status.as_deref(), Some("Failure"));
     let message = status.message.unwrap_or_default();
-    assert!(message.contains("does not run arbitrary commands"), "{message}");
+    assert!(
+        message.contains("does not run arbitrary commands"),
+        "{message}"
+    );
     let _ = proc.join().await;
     sb.shutdown().await;
 }
@@ -118,15 +189,31 @@ async fn injector_expires_after_its_duration_and_loss_drops_requests() {
     let (sb, client) = start_with(SandboxOptions::fast()).await;
     let url = sb.app_url("shop", "catalog").unwrap();
     let pods: Api<Pod> = Api::namespaced(client.clone(), "shop");
-    inject_all(&pods, "app=catalog", &injector("chaosduck-loss", "network_loss", 1, &[("CHAOSDUCK_LOSS_PERCENT", "100")])).await;
+    inject_all(
+        &pods,
+        "app=catalog",
+        &injector(
+            "chaosduck-loss",
+            "network_loss",
+            1,
+            &[("CHAOSDUCK_LOSS_PERCENT", "100")],
+        ),
+    )
+    .await;
     eventually("loss applied", Duration::from_secs(3), || async {
         let (code, body, _) = http_get(&url).await;
         (code == Some(503) && body.contains("network_loss")).then_some(())
     })
     .await;
     eventually("injector expired", Duration::from_secs(5), || async {
-        let ps = pods.list(&ListParams::default().labels("app=catalog")).await.ok()?.items;
-        ps.iter().all(|p| injector_state(p, "chaosduck-loss") == Some(("terminated", Some(0)))).then_some(())
+        let ps = pods
+            .list(&ListParams::default().labels("app=catalog"))
+            .await
+            .ok()?
+            .items;
+        ps.iter()
+            .all(|p| injector_state(p, "chaosduck-loss") == Some(("terminated", Some(0))))
+            .then_some(())
     })
     .await;
     let (code, body, _) = http_get(&url).await;
@@ -140,27 +227,50 @@ async fn stress_raises_simulated_cpu_and_memory() {
     let url = sb.app_url("shop", "postgres").unwrap();
     let pods: Api<Pod> = Api::namespaced(client.clone(), "shop");
     let (_, before, _) = http_get(&format!("{url}/metrics")).await;
-    assert!(before.contains("sandbox_pod_cpu_millicores{namespace=\"shop\",pod=\"postgres-0\"} 20"), "{before}");
+    assert!(
+        before.contains("sandbox_pod_cpu_millicores{namespace=\"shop\",pod=\"postgres-0\"} 20"),
+        "{before}"
+    );
     pods.patch_ephemeral_containers(
         "postgres-0",
         &PatchParams::default(),
-        &Patch::Strategic(injector("chaosduck-cpu", "cpu_stress", 60, &[("CHAOSDUCK_CPU_WORKERS", "2"), ("CHAOSDUCK_CPU_LOAD_PERCENT", "80")])),
+        &Patch::Strategic(injector(
+            "chaosduck-cpu",
+            "cpu_stress",
+            60,
+            &[
+                ("CHAOSDUCK_CPU_WORKERS", "2"),
+                ("CHAOSDUCK_CPU_LOAD_PERCENT", "80"),
+            ],
+        )),
     )
     .await
     .unwrap();
     pods.patch_ephemeral_containers(
         "postgres-0",
         &PatchParams::default(),
-        &Patch::Strategic(injector("chaosduck-mem", "memory_stress", 60, &[("CHAOSDUCK_MEMORY_BYTES", "1000000")])),
+        &Patch::Strategic(injector(
+            "chaosduck-mem",
+            "memory_stress",
+            60,
+            &[("CHAOSDUCK_MEMORY_BYTES", "1000000")],
+        )),
     )
     .await
     .unwrap();
     let body = eventually("stress figures", Duration::from_secs(3), || async {
         let (_, body, _) = http_get(&format!("{url}/metrics")).await;
-        body.contains("sandbox_pod_cpu_millicores{namespace=\"shop\",pod=\"postgres-0\"} 1620").then_some(body)
+        body.contains("sandbox_pod_cpu_millicores{namespace=\"shop\",pod=\"postgres-0\"} 1620")
+            .then_some(body)
     })
     .await;
-    assert!(body.contains(&format!("sandbox_pod_memory_bytes{{namespace=\"shop\",pod=\"postgres-0\"}} {}", 64 * 1024 * 1024 + 1_000_000)), "{body}");
+    assert!(
+        body.contains(&format!(
+            "sandbox_pod_memory_bytes{{namespace=\"shop\",pod=\"postgres-0\"}} {}",
+            64 * 1024 * 1024 + 1_000_000
+        )),
+        "{body}"
+    );
     let (_, body, _) = http_get(&url).await;
     assert!(body.contains("\"cpu_millicores\":1620"), "{body}");
     // A broken contract is rejected: the injector terminates with an error at once.
@@ -171,10 +281,14 @@ async fn stress_raises_simulated_cpu_and_memory() {
     )
     .await
     .unwrap();
-    let p = eventually("bad injector terminated", Duration::from_secs(3), || async {
-        let p = pods.get("postgres-0").await.ok()?;
-        (injector_state(&p, "chaosduck-bad") == Some(("terminated", Some(2)))).then_some(p)
-    })
+    let p = eventually(
+        "bad injector terminated",
+        Duration::from_secs(3),
+        || async {
+            let p = pods.get("postgres-0").await.ok()?;
+            (injector_state(&p, "chaosduck-bad") == Some(("terminated", Some(2)))).then_some(p)
+        },
+    )
     .await;
     assert!(p.status.is_some());
     sb.shutdown().await;
@@ -194,21 +308,39 @@ async fn no_ready_pod_is_503_and_network_policy_partitions() {
     nps.create(&PostParams::default(), &np).await.unwrap();
     let (code, body, _) = http_get(&url).await;
     assert_eq!(code, Some(504), "{body}");
-    nps.delete("chaosduck-partition", &DeleteParams::default()).await.unwrap();
+    nps.delete("chaosduck-partition", &DeleteParams::default())
+        .await
+        .unwrap();
     let (code, _, _) = http_get(&url).await;
     assert_eq!(code, Some(200));
 
-    deps.patch("checkout", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 0}}))).await.unwrap();
+    deps.patch(
+        "checkout",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"replicas": 0}})),
+    )
+    .await
+    .unwrap();
     eventually("503 with no ready pods", Duration::from_secs(5), || async {
         let (code, body, _) = http_get(&url).await;
         (code == Some(503) && body.contains("no ready endpoints")).then_some(())
     })
     .await;
-    deps.patch("checkout", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 2}}))).await.unwrap();
-    eventually("200 again after recovery", Duration::from_secs(5), || async {
-        let (code, _, _) = http_get(&url).await;
-        (code == Some(200)).then_some(())
-    })
+    deps.patch(
+        "checkout",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"replicas": 2}})),
+    )
+    .await
+    .unwrap();
+    eventually(
+        "200 again after recovery",
+        Duration::from_secs(5),
+        || async {
+            let (code, _, _) = http_get(&url).await;
+            (code == Some(200)).then_some(())
+        },
+    )
     .await;
     sb.shutdown().await;
     // After shutdown the app endpoint is gone.

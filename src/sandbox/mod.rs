@@ -25,7 +25,9 @@
 //!   are ignored (always "most recent"), and `continue` resumes after the last key in the current
 //!   state rather than from a snapshot.
 //! - No authentication, authorization, admission webhooks, quotas, PodDisruptionBudgets (every
-//!   eviction is allowed), server-side apply (415), protobuf, Table output, or `dryRun` (400).
+//!   eviction is allowed), server-side apply (415), protobuf, or `dryRun` (400). Table output (for kubectl) covers pods, nodes, deployments,
+//!   replicasets, statefulsets and services with kubectl's usual columns; other kinds get NAME/AGE;
+//!   watches never answer as Table.
 //! - Strategic merge patch looks up list merge keys by field name (containers, ephemeralContainers,
 //!   initContainers, env, volumes → name; ports → containerPort; volumeMounts → mountPath;
 //!   conditions → type; taints → key; ownerReferences → uid; finalizers unioned), not by the schema
@@ -67,6 +69,7 @@ mod resources;
 mod routes;
 mod selectors;
 mod store;
+mod table;
 mod validation;
 mod watch;
 
@@ -193,6 +196,7 @@ impl Sandbox {
                     ctrl.reconcile(&mut st, std::time::Instant::now(), &timing, true);
                 }
             }
+            st.compact_all();
         }
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port))
             .await

@@ -18,6 +18,7 @@ use super::patch::{merge_patch, strategic_merge_patch};
 use super::resources::{Kind, Obj};
 use super::selectors::{FieldQuery, LabelQuery};
 use super::store::{Key, State as StoreState, Store};
+use super::table;
 use super::watch::{self, WatchRequest, parse_rv};
 
 /// Shared state of the API handlers.
@@ -221,6 +222,10 @@ async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     }
     let method = req.method().clone();
     let headers = req.headers().clone();
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
     let body = axum::body::to_bytes(req.into_body(), 32 * 1024 * 1024)
         .await
         .map_err(|e| ApiError::bad_request(format!("cannot read body: {e}")))?;
@@ -229,11 +234,20 @@ async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
             if q.flag("watch") {
                 watch_collection(&ctx, &t, &q)
             } else {
-                list(&ctx.store, &t, &q)
+                list(&ctx.store, &t, &q, table::wants_table(accept.as_deref()))
             }
         }
         (&Method::POST, false, _) => create(&ctx.store, &t, &headers, &body),
         (&Method::DELETE, false, _) => delete_collection(&ctx.store, &t, &q, &body),
+        (&Method::GET, true, None) if table::wants_table(accept.as_deref()) => {
+            let st = ctx.store.read();
+            let o = st.get_or_404(t.kind, ns_of(&t), name_of(&t))?;
+            let meta = json!({"resourceVersion": st.rv().to_string()});
+            Ok(json_response(
+                StatusCode::OK,
+                &table::table(t.kind, std::iter::once(&*o), meta),
+            ))
+        }
         (&Method::GET, true, None | Some("status") | Some("ephemeralcontainers")) => {
             let st = ctx.store.read();
             let o = st.get_or_404(t.kind, ns_of(&t), name_of(&t))?;
@@ -362,7 +376,7 @@ fn decode_continue(s: &str) -> Result<(u64, Key), ApiError> {
 
 /// Lists objects: selectors, limit/continue. Continuation reads the current state after the last
 /// key (not a snapshot); a token older than the event log's horizon is a 410.
-fn list(store: &Store, t: &Target, q: &Query) -> Result<Response, ApiError> {
+fn list(store: &Store, t: &Target, q: &Query, as_table: bool) -> Result<Response, ApiError> {
     let labels = LabelQuery::parse(q.get("labelSelector").unwrap_or(""))?;
     let fields = FieldQuery::parse(t.kind, q.get("fieldSelector").unwrap_or(""))?;
     let limit = q.int("limit")?.filter(|l| *l > 0).map(|l| l as usize);
@@ -380,7 +394,16 @@ fn list(store: &Store, t: &Target, q: &Query) -> Result<Response, ApiError> {
         None => None,
     };
     let rv = st.rv();
-    let value = list_value(&st, t, &labels, &fields, limit, after.as_ref(), rv);
+    let value = list_value(
+        &st,
+        t,
+        &labels,
+        &fields,
+        limit,
+        after.as_ref(),
+        rv,
+        as_table,
+    );
     Ok(json_response(StatusCode::OK, &value))
 }
 
@@ -392,8 +415,10 @@ fn list_value(
     limit: Option<usize>,
     after: Option<&Key>,
     rv: u64,
+    as_table: bool,
 ) -> Value {
     let mut items = Vec::new();
+    let mut objs: Vec<&Obj> = Vec::new();
     let mut last: Option<&Key> = None;
     let mut more = false;
     let mut remaining = 0usize;
@@ -406,13 +431,21 @@ fn list_value(
             remaining += 1;
             continue;
         }
-        items.push(o.to_value());
+        if as_table {
+            objs.push(o);
+            items.push(Value::Null);
+        } else {
+            items.push(o.to_value());
+        }
         last = Some(k);
     }
     let mut meta = json!({"resourceVersion": rv.to_string()});
     if more && let Some(k) = last {
         meta["continue"] = json!(encode_continue(rv, k));
         meta["remainingItemCount"] = json!(remaining);
+    }
+    if as_table {
+        return table::table(t.kind, objs.into_iter(), meta);
     }
     json!({"kind": list_kind_name(t.kind), "apiVersion": t.kind.api_version(), "metadata": meta, "items": items})
 }

@@ -122,6 +122,12 @@ impl State {
         self.compacted
     }
 
+    /// Forgets the event history (after loading demo data, so it does not pin old versions).
+    pub fn compact_all(&mut self) {
+        self.log.clear();
+        self.compacted = self.rv;
+    }
+
     /// New receiver of live events.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<StoreEvent>> {
         self.tx.subscribe()

@@ -43,7 +43,13 @@ pub async fn namespace(client: &kube::Client, name: &str) {
     let api: Api<Namespace> = Api::all(client.clone());
     api.create(
         &PostParams::default(),
-        &Namespace { metadata: ObjectMeta { name: Some(name.into()), ..Default::default() }, ..Default::default() },
+        &Namespace {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
     )
     .await
     .expect("namespace created");
@@ -54,13 +60,26 @@ pub fn pod(name: &str, labels: &[(&str, &str)]) -> Pod {
     Pod {
         metadata: ObjectMeta {
             name: Some(name.into()),
-            labels: Some(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+            labels: Some(
+                labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
             ..Default::default()
         },
         spec: Some(PodSpec {
             containers: vec![
-                Container { name: "app".into(), image: Some("example/app:1".into()), ..Default::default() },
-                Container { name: "sidecar".into(), image: Some("example/sidecar:1".into()), ..Default::default() },
+                Container {
+                    name: "app".into(),
+                    image: Some("example/app:1".into()),
+                    ..Default::default()
+                },
+                Container {
+                    name: "sidecar".into(),
+                    image: Some("example/sidecar:1".into()),
+                    ..Default::default()
+                },
             ],
             ..Default::default()
         }),
