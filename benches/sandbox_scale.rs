@@ -22,6 +22,18 @@ fn rss_kib() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// utime+stime of this process in seconds.
+fn cpu_seconds() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the ")" of the command name; utime and stime are fields 14 and 15.
+    let rest = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (ticks(11) + ticks(12)) / hz.max(1.0)
+}
+
 fn main() {
     let pods: usize = std::env::var("SANDBOX_BENCH_PODS")
         .ok()
@@ -44,8 +56,10 @@ fn main() {
         println!("sandbox_scale: start_time={:.3}s", start.as_secs_f64());
         println!("sandbox_scale: rss_before={:.1}MiB rss_after_start={:.1}MiB peak={:.1}MiB", rss0 as f64 / 1024.0, rss as f64 / 1024.0, hwm as f64 / 1024.0);
 
-        // Let the controllers settle, then measure idle CPU-free state again.
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        // Idle cost of the controllers at this size: CPU time over 5 idle seconds.
+        let cpu0 = cpu_seconds();
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        println!("sandbox_scale: idle_cpu={:.1}% of one core (5s window)", (cpu_seconds() - cpu0) / 5.0 * 100.0);
 
         let client = kube::Client::try_from(sb.kube_config()).expect("client");
         let api: Api<Pod> = Api::all(client);

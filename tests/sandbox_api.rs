@@ -520,6 +520,8 @@ async fn ephemeral_containers_subresource_adds_and_protects_containers() {
     assert_eq!(err.code, 422);
     // A plain pod update cannot add one.
     let mut plain = api.get("target").await.unwrap();
+    // Unconditional update, so the kubelet's status writes cannot turn this into a 409.
+    plain.metadata.resource_version = None;
     plain
         .spec
         .as_mut()

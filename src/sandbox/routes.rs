@@ -359,7 +359,7 @@ fn encode_continue(rv: u64, key: &Key) -> String {
 
 fn decode_continue(s: &str) -> Result<(u64, Key), ApiError> {
     let bad = || ApiError::bad_request("continue key is not valid");
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err(bad());
     }
     let bytes: Result<Vec<u8>, _> = (0..s.len())
@@ -394,29 +394,37 @@ fn list(store: &Store, t: &Target, q: &Query, as_table: bool) -> Result<Response
         None => None,
     };
     let rv = st.rv();
-    let value = list_value(
-        &st,
-        t,
-        &labels,
-        &fields,
+    let sel = Selection {
+        labels: &labels,
+        fields: &fields,
         limit,
-        after.as_ref(),
-        rv,
         as_table,
-    );
+    };
+    let value = list_value(&st, t, &sel, after.as_ref(), rv);
     Ok(json_response(StatusCode::OK, &value))
+}
+
+/// What a list selects and how it answers.
+struct Selection<'a> {
+    labels: &'a LabelQuery,
+    fields: &'a FieldQuery,
+    limit: Option<usize>,
+    as_table: bool,
 }
 
 fn list_value(
     st: &StoreState,
     t: &Target,
-    labels: &LabelQuery,
-    fields: &FieldQuery,
-    limit: Option<usize>,
+    sel: &Selection<'_>,
     after: Option<&Key>,
     rv: u64,
-    as_table: bool,
 ) -> Value {
+    let Selection {
+        labels,
+        fields,
+        limit,
+        as_table,
+    } = *sel;
     let mut items = Vec::new();
     let mut objs: Vec<&Obj> = Vec::new();
     let mut last: Option<&Key> = None;
@@ -560,14 +568,12 @@ fn json_patch(target: &mut Value, ops: &Value) -> Result<(), ApiError> {
                 })?;
                 match p {
                     Value::Object(m) => {
-                        if kind == "remove" || kind == "replace" {
-                            if m.remove(&last).is_none() {
-                                return Err(ApiError::invalid(
-                                    "patch",
-                                    "",
-                                    format!("path {path:?} does not exist"),
-                                ));
-                            }
+                        if (kind == "remove" || kind == "replace") && m.remove(&last).is_none() {
+                            return Err(ApiError::invalid(
+                                "patch",
+                                "",
+                                format!("path {path:?} does not exist"),
+                            ));
                         }
                         if kind != "remove" {
                             m.insert(last, value);
@@ -810,11 +816,11 @@ fn set_scale(store: &Store, t: &Target, replicas: i64) -> Result<Response, ApiEr
     Ok(json_response(StatusCode::OK, &scale_of(&o)))
 }
 
+/// Grace period, precondition uid and precondition resourceVersion.
+type DeleteOptions = (Option<i64>, Option<String>, Option<String>);
+
 /// Grace period and preconditions from query and DeleteOptions body.
-fn delete_options(
-    q: &Query,
-    body: &[u8],
-) -> Result<(Option<i64>, Option<String>, Option<String>), ApiError> {
+fn delete_options(q: &Query, body: &[u8]) -> Result<DeleteOptions, ApiError> {
     let mut grace = q.int("gracePeriodSeconds")?;
     let mut uid = None;
     let mut rv = None;
