@@ -48,6 +48,8 @@ pub struct Controllers {
     ready_at: HashMap<String, Instant>,
     remove_at: HashMap<String, Instant>,
     shortfall_since: HashMap<String, Instant>,
+    /// Some pod has ephemeral containers (injectors expire with time, not with changes).
+    ephemeral_seen: bool,
 }
 
 fn uid(o: &Obj) -> String {
@@ -217,6 +219,7 @@ fn emit_event(st: &mut State, involved: &Obj, reason: &str, message: String, typ
 impl Controllers {
     /// Runs the controllers until `shutdown`.
     pub async fn run(mut self, store: Arc<Store>, timing: Timing, shutdown: CancellationToken) {
+        let mut last_rv = store.read().rv();
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -226,10 +229,18 @@ impl Controllers {
                 }
                 _ = tokio::time::sleep(timing.tick) => {}
             }
+            // Skip the pass when nothing changed and no delay or injector is pending: keeps a
+            // large idle sandbox cheap.
+            if store.read().rv() == last_rv && !self.has_pending() {
+                continue;
+            }
             let changed = {
                 let mut st = store.write();
                 let before = st.rv();
                 self.reconcile(&mut st, Instant::now(), &timing, false);
+                // A pass that changed something runs again next tick, until a pass is a no-op:
+                // later controllers' changes may concern earlier ones.
+                last_rv = if st.rv() != before { 0 } else { st.rv() };
                 st.rv() != before
             };
             if changed {
@@ -237,6 +248,13 @@ impl Controllers {
                 store.changed.notify_waiters();
             }
         }
+    }
+
+    fn has_pending(&self) -> bool {
+        self.ephemeral_seen
+            || !self.ready_at.is_empty()
+            || !self.remove_at.is_empty()
+            || !self.shortfall_since.is_empty()
     }
 
     /// One pass of every controller. With `instant`, delays are skipped (demo data at start).
@@ -251,6 +269,11 @@ impl Controllers {
         self.kubelet(st, now_i, t, instant);
         self.workload_status(st);
         self.endpoint_slices(st);
+        let owners: HashSet<String> = [Kind::ReplicaSet, Kind::StatefulSet]
+            .into_iter()
+            .flat_map(|k| st.iter(k, None).map(|o| uid(o)))
+            .collect();
+        self.shortfall_since.retain(|k, _| owners.contains(k));
     }
 
     fn namespaces(&mut self, st: &mut State) {
@@ -748,6 +771,7 @@ impl Controllers {
 
     fn kubelet(&mut self, st: &mut State, now_i: Instant, t: &Timing, instant: bool) {
         let mut seen: HashSet<String> = HashSet::new();
+        self.ephemeral_seen = false;
         let pods: Vec<Arc<Obj>> = st.iter(Kind::Pod, None).cloned().collect();
         for o in pods {
             let Obj::Pod(p) = &*o else { continue };
@@ -810,6 +834,21 @@ impl Controllers {
                 .and_then(|s| s.ephemeral_containers.as_ref())
                 .is_some_and(|e| !e.is_empty());
             if has_eph {
+                let live = p
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.ephemeral_containers.as_ref())
+                    .is_some_and(|ecs| {
+                        ecs.iter().any(|c| {
+                            let status = p
+                                .status
+                                .as_ref()
+                                .and_then(|s| s.ephemeral_container_statuses.as_ref())
+                                .and_then(|ss| ss.iter().find(|s| s.name == c.name));
+                            status.is_none() || faults::is_running(p, &c.name)
+                        })
+                    });
+                self.ephemeral_seen |= live;
                 let mut copy = p.clone();
                 if faults::reconcile_ephemeral(&mut copy) {
                     st.mutate(Kind::Pod, &ns, &name, |o| {

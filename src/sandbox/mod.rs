@@ -34,8 +34,9 @@
 //!   path; `$patch: delete|replace` and `$deleteFromPrimitiveList` are honoured, `$setElementOrder`
 //!   and `$retainKeys` ignored. JSON patch supports add/remove/replace/test.
 //! - Validation covers names, containers (name, image, duplicates), workload selectors vs template
-//!   labels, replicas ≥ 0, pod spec immutability (only images, activeDeadlineSeconds, tolerations),
-//!   ephemeral containers (no removal or change) — not the full OpenAPI validation. Bodies that do
+//!   labels, 0 ≤ replicas ≤ 100,000 (a sandbox limit), pod spec immutability (only images,
+//!   activeDeadlineSeconds, tolerations), ephemeral containers (no removal or change) — not the
+//!   full OpenAPI validation. Bodies that do
 //!   not decode into the k8s-openapi type are 422 Invalid.
 //! - Fields selectors: metadata.name/namespace for every kind; pods: spec.nodeName,
 //!   spec.restartPolicy, spec.schedulerName, spec.serviceAccountName, status.phase, status.podIP,
@@ -133,7 +134,7 @@ impl Default for SandboxOptions {
             recreate_delay: Duration::from_secs(1),
             termination_delay: Duration::from_secs(2),
             bookmark_interval: Duration::from_secs(30),
-            watch_history: 50_000,
+            watch_history: 10_000,
             apps: true,
             max_apps: 256,
             tick: Duration::from_millis(100),

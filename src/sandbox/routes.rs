@@ -362,11 +362,17 @@ fn decode_continue(s: &str) -> Result<(u64, Key), ApiError> {
     if !s.len().is_multiple_of(2) {
         return Err(bad());
     }
-    let bytes: Result<Vec<u8>, _> = (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16))
+    // Work on bytes: the token is client input and may hold any UTF-8.
+    let bytes: Option<Vec<u8>> = s
+        .as_bytes()
+        .chunks(2)
+        .map(|c| {
+            std::str::from_utf8(c)
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
         .collect();
-    let raw = String::from_utf8(bytes.map_err(|_| bad())?).map_err(|_| bad())?;
+    let raw = String::from_utf8(bytes.ok_or_else(bad)?).map_err(|_| bad())?;
     let mut it = raw.split('\u{1}');
     let rv = it.next().and_then(|r| r.parse().ok()).ok_or_else(bad)?;
     let ns = it.next().ok_or_else(bad)?.to_string();
@@ -468,7 +474,10 @@ fn watch_collection(ctx: &Ctx, t: &Target, q: &Query) -> Result<Response, ApiErr
         bookmarks: q.flag("allowWatchBookmarks"),
         send_initial_events: q.flag("sendInitialEvents"),
         timeout: Duration::from_secs(
-            q.int("timeoutSeconds")?.filter(|s| *s > 0).unwrap_or(1800) as u64
+            q.int("timeoutSeconds")?
+                .filter(|s| *s > 0)
+                .unwrap_or(1800)
+                .min(86_400) as u64,
         ),
         bookmark_interval: ctx.bookmark_interval,
     };

@@ -20,6 +20,9 @@ pub fn is_dns_label(s: &str) -> bool {
     is_dns_subdomain(s) && s.len() <= 63 && !s.contains('.')
 }
 
+/// Upper bound on workload replicas (the sandbox keeps everything in memory).
+pub const MAX_REPLICAS: i32 = 100_000;
+
 /// Validates an object before it is stored.
 pub fn validate(obj: &Obj) -> Result<(), ApiError> {
     let kind = obj.kind();
@@ -153,11 +156,13 @@ pub fn validate(obj: &Obj) -> Result<(), ApiError> {
 }
 
 fn check_replicas(kname: &str, name: &str, r: Option<i32>) -> Result<(), ApiError> {
-    if r.is_some_and(|r| r < 0) {
+    if r.is_some_and(|r| !(0..=MAX_REPLICAS).contains(&r)) {
         return Err(ApiError::invalid(
             kname,
             name,
-            "spec.replicas: Invalid value: must be greater than or equal to 0",
+            format!(
+                "spec.replicas: Invalid value: must be between 0 and {MAX_REPLICAS} in the sandbox"
+            ),
         ));
     }
     Ok(())
