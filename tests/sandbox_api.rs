@@ -659,3 +659,102 @@ async fn discovery_and_runtime_watcher_work_against_the_sandbox() {
     task.abort();
     sb.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eviction_respects_pod_disruption_budgets() {
+    use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+    let (sb, client) = start().await;
+    let pdbs: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), "shop");
+    let pdb: PodDisruptionBudget = serde_json::from_value(json!({
+        "metadata": {"name": "catalog", "namespace": "shop"},
+        "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "catalog"}}}
+    }))
+    .unwrap();
+    pdbs.create(&PostParams::default(), &pdb).await.unwrap();
+    let s = eventually("pdb status", Duration::from_secs(3), || async {
+        let s = pdbs.get("catalog").await.ok()?.status?;
+        (s.expected_pods == 3).then_some(s)
+    })
+    .await;
+    assert_eq!(
+        (s.current_healthy, s.desired_healthy, s.disruptions_allowed),
+        (3, 2, 1)
+    );
+    // kube's default client retries 429 (with backoff); see the raw answer instead.
+    let mut cfg = sb.kube_config();
+    cfg.default_retry = false;
+    let no_retry = kube::Client::try_from(cfg).unwrap();
+    let api: Api<Pod> = Api::namespaced(no_retry, "shop");
+    let names: Vec<String> = api
+        .list(&ListParams::default().labels("app=catalog"))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|p| p.metadata.name)
+        .collect();
+    api.evict(&names[0], &EvictParams::default())
+        .await
+        .expect("first eviction allowed");
+    let err = api_err(
+        api.evict(&names[1], &EvictParams::default())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(err.code, 429);
+    assert_eq!(err.reason, "TooManyRequests");
+    assert!(err.message.contains("disruption budget"), "{}", err.message);
+    sb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_with_a_label_selector_sees_objects_leave_and_enter() {
+    let (sb, client) = start().await;
+    namespace(&client, "wl").await;
+    let api: Api<Pod> = Api::namespaced(client.clone(), "wl");
+    api.create(&PostParams::default(), &pod("p", &[("team", "a")]))
+        .await
+        .unwrap();
+    let rv = api
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut stream = Box::pin(
+        api.watch(&WatchParams::default().labels("team=a").timeout(10), &rv)
+            .await
+            .unwrap(),
+    );
+    api.patch(
+        "p",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"team": "b"}}})),
+    )
+    .await
+    .unwrap();
+    api.patch(
+        "p",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"team": "a"}}})),
+    )
+    .await
+    .unwrap();
+    let mut seen = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(ev)) = stream.next().await {
+            match ev {
+                WatchEvent::Deleted(_) => seen.push("DELETED"),
+                WatchEvent::Added(_) => {
+                    seen.push("ADDED");
+                    break;
+                }
+                _ => {}
+            }
+        }
+    })
+    .await;
+    assert_eq!(seen, vec!["DELETED", "ADDED"]);
+    sb.shutdown().await;
+}

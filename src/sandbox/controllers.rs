@@ -269,6 +269,7 @@ impl Controllers {
         self.kubelet(st, now_i, t, instant);
         self.workload_status(st);
         self.endpoint_slices(st);
+        super::disruption::reconcile(st);
         let owners: HashSet<String> = [Kind::ReplicaSet, Kind::StatefulSet]
             .into_iter()
             .flat_map(|k| st.iter(k, None).map(|o| uid(o)))

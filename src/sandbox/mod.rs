@@ -24,10 +24,11 @@
 //! - Lists are served from the current state: `resourceVersion`/`resourceVersionMatch` on a list
 //!   are ignored (always "most recent"), and `continue` resumes after the last key in the current
 //!   state rather than from a snapshot.
-//! - No authentication, authorization, admission webhooks, quotas, PodDisruptionBudgets (every
-//!   eviction is allowed), server-side apply (415), protobuf, or `dryRun` (400). Table output (for kubectl) covers pods, nodes, deployments,
-//!   replicasets, statefulsets and services with kubectl's usual columns; other kinds get NAME/AGE;
-//!   watches never answer as Table.
+//! - No authentication, authorization, admission webhooks, quotas, server-side apply (415),
+//!   protobuf, or `dryRun` (400). Table output (for kubectl) covers pods, nodes, deployments,
+//!   replicasets, statefulsets, services and events with kubectl's usual columns; other kinds get
+//!   NAME/AGE; watches never answer as Table. Not served: configmaps, secrets, serviceaccounts,
+//!   events.k8s.io, jobs, ingresses and every other kind not listed in `resources`.
 //! - Strategic merge patch looks up list merge keys by field name (containers, ephemeralContainers,
 //!   initContainers, env, volumes → name; ports → containerPort; volumeMounts → mountPath;
 //!   conditions → type; taints → key; ownerReferences → uid; finalizers unioned), not by the schema
@@ -53,6 +54,9 @@
 //! - Garbage collection deletes objects whose owners are all gone (background propagation only);
 //!   namespace deletion deletes contents then the namespace. Events have no TTL.
 //! - EndpointSlices: one per Service, named `SERVICE-sandbox`.
+//! - PodDisruptionBudgets: status computed from ready pods; an eviction of a ready pod that would
+//!   leave fewer than desiredHealthy is 429 TooManyRequests; `disruptedPods` is not tracked and
+//!   not-ready pods can always be evicted.
 //! - Simulated apps: requests are answered by the sandbox itself (see `apps`); network loss is a
 //!   503 with `x-sandbox-fault: network_loss`, a NetworkPolicy partition a 504 after 200 ms.
 //!   Correlation of loss is accepted but not simulated.
@@ -61,6 +65,7 @@ mod apps;
 mod controllers;
 mod demo;
 mod discovery;
+mod disruption;
 mod error;
 mod exec;
 mod faults;

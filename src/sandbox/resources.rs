@@ -5,6 +5,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
@@ -35,6 +36,8 @@ pub enum Kind {
     NetworkPolicy,
     /// coordination.k8s.io/v1 Lease
     Lease,
+    /// policy/v1 PodDisruptionBudget
+    PodDisruptionBudget,
 }
 
 /// Static facts about a kind, used by routing and discovery.
@@ -60,7 +63,7 @@ pub struct KindInfo {
 
 impl Kind {
     /// Every kind, in discovery order.
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Namespace,
         Kind::Node,
         Kind::Pod,
@@ -73,6 +76,7 @@ impl Kind {
         Kind::EndpointSlice,
         Kind::NetworkPolicy,
         Kind::Lease,
+        Kind::PodDisruptionBudget,
     ];
 
     /// Static facts about this kind.
@@ -188,6 +192,16 @@ impl Kind {
                 &["netpol"],
                 &[],
             ),
+            Kind::PodDisruptionBudget => (
+                "policy",
+                "v1",
+                "poddisruptionbudgets",
+                "poddisruptionbudget",
+                "PodDisruptionBudget",
+                true,
+                &["pdb"],
+                &["status"],
+            ),
             Kind::Lease => (
                 "coordination.k8s.io",
                 "v1",
@@ -278,6 +292,7 @@ objs!(
     EndpointSlice(EndpointSlice),
     NetworkPolicy(NetworkPolicy),
     Lease(Lease),
+    PodDisruptionBudget(PodDisruptionBudget),
 );
 
 impl Obj {

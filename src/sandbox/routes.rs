@@ -891,8 +891,8 @@ fn delete_collection(
     Ok(json_response(StatusCode::OK, &value))
 }
 
-/// Eviction: the sandbox has no PodDisruptionBudgets, so every eviction is allowed and becomes a
-/// graceful delete with the eviction's delete options.
+/// Eviction: checked against the PodDisruptionBudgets selecting the pod (429 when it would break
+/// one), then a graceful delete with the eviction's delete options.
 fn evict(store: &Store, t: &Target, body: &[u8]) -> Result<Response, ApiError> {
     let v = parse_body(body)?;
     if let Some(n) = v.pointer("/metadata/name").and_then(Value::as_str)
@@ -908,6 +908,14 @@ fn evict(store: &Store, t: &Target, body: &[u8]) -> Result<Response, ApiError> {
     let uid = v
         .pointer("/deleteOptions/preconditions/uid")
         .and_then(Value::as_str);
-    store.with(|st| st.delete(Kind::Pod, ns_of(t), name_of(t), grace, uid, None))?;
+    store.with(|st| {
+        let pod = st.get_or_404(Kind::Pod, ns_of(t), name_of(t))?;
+        if let Some(p) = pod.as_pod()
+            && p.metadata.deletion_timestamp.is_none()
+        {
+            super::disruption::check_eviction(st, p)?;
+        }
+        st.delete(Kind::Pod, ns_of(t), name_of(t), grace, uid, None)
+    })?;
     Ok(json_response(StatusCode::CREATED, &success_status(None)))
 }

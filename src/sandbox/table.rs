@@ -63,16 +63,49 @@ fn columns(kind: Kind) -> Vec<Value> {
             col("Age", "string", 0),
             col("Selector", "string", 1),
         ],
+        Kind::Event => vec![
+            col("Last Seen", "string", 0),
+            col("Type", "string", 0),
+            col("Reason", "string", 0),
+            col("Object", "string", 0),
+            col("Message", "string", 0),
+        ],
+        Kind::PodDisruptionBudget => vec![
+            col("Name", "string", 0),
+            col("Min Available", "string", 0),
+            col("Max Unavailable", "string", 0),
+            col("Allowed Disruptions", "integer", 0),
+            col("Age", "string", 0),
+        ],
         _ => vec![col("Name", "string", 0), col("Age", "string", 0)],
+    }
+}
+
+fn int_or_string(v: Option<&k8s_openapi::apimachinery::pkg::util::intstr::IntOrString>) -> String {
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    match v {
+        Some(IntOrString::Int(i)) => i.to_string(),
+        Some(IntOrString::String(s)) => s.clone(),
+        None => "N/A".into(),
+    }
+}
+
+fn since(
+    t: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+    now: Timestamp,
+) -> String {
+    match t {
+        None => "<unknown>".into(),
+        Some(t) => short(now.duration_since(t.0).as_secs().max(0)),
     }
 }
 
 /// Short human age ("45s", "12m", "3h", "5d") as kubectl prints it.
 pub fn age(o: &Obj, now: Timestamp) -> String {
-    let Some(t) = &o.meta().creation_timestamp else {
-        return "<unknown>".into();
-    };
-    let secs = now.duration_since(t.0).as_secs().max(0);
+    since(o.meta().creation_timestamp.as_ref(), now)
+}
+
+fn short(secs: i64) -> String {
     match secs {
         s if s < 120 => format!("{s}s"),
         s if s < 7200 => format!("{}m", s / 60),
@@ -241,6 +274,39 @@ fn cells(o: &Obj, now: Timestamp) -> Vec<Value> {
                 }),
                 a,
                 json!(sel),
+            ]
+        }
+        Obj::Event(e) => {
+            let obj = format!(
+                "{}/{}",
+                e.involved_object
+                    .kind
+                    .clone()
+                    .unwrap_or_default()
+                    .to_lowercase(),
+                e.involved_object.name.clone().unwrap_or_default()
+            );
+            vec![
+                json!(since(
+                    e.last_timestamp
+                        .as_ref()
+                        .or(e.metadata.creation_timestamp.as_ref()),
+                    now
+                )),
+                json!(e.type_.clone().unwrap_or_default()),
+                json!(e.reason.clone().unwrap_or_default()),
+                json!(obj),
+                json!(e.message.clone().unwrap_or_default()),
+            ]
+        }
+        Obj::PodDisruptionBudget(p) => {
+            let spec = p.spec.clone().unwrap_or_default();
+            vec![
+                name,
+                json!(int_or_string(spec.min_available.as_ref())),
+                json!(int_or_string(spec.max_unavailable.as_ref())),
+                json!(p.status.as_ref().map_or(0, |s| s.disruptions_allowed)),
+                a,
             ]
         }
         _ => vec![name, a],
