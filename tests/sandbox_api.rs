@@ -505,6 +505,8 @@ async fn ephemeral_containers_subresource_adds_and_protects_containers() {
     assert_eq!(p.spec.unwrap().ephemeral_containers.unwrap().len(), 2);
     // Removing one is forbidden.
     let mut cur = api.get_ephemeral_containers("target").await.unwrap();
+    // Unconditional, so a concurrent kubelet status write cannot turn this into a 409.
+    cur.metadata.resource_version = None;
     cur.spec
         .as_mut()
         .unwrap()

@@ -260,8 +260,13 @@ async fn stress_raises_simulated_cpu_and_memory() {
     .unwrap();
     let body = eventually("stress figures", Duration::from_secs(3), || async {
         let (_, body, _) = http_get(&format!("{url}/metrics")).await;
-        body.contains("sandbox_pod_cpu_millicores{namespace=\"shop\",pod=\"postgres-0\"} 1620")
-            .then_some(body)
+        let mem = format!(
+            "sandbox_pod_memory_bytes{{namespace=\"shop\",pod=\"postgres-0\"}} {}",
+            64 * 1024 * 1024 + 1_000_000
+        );
+        (body.contains("sandbox_pod_cpu_millicores{namespace=\"shop\",pod=\"postgres-0\"} 1620")
+            && body.contains(&mem))
+        .then_some(body)
     })
     .await;
     assert!(
