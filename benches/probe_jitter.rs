@@ -27,8 +27,14 @@ async fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let world = dir.path().join("world");
     std::fs::create_dir_all(&world).expect("world dir");
-    std::fs::write(world.join("world.json"), r#"{"pods":[{"namespace":"b","name":"p","labels":{"app":"x"}}]}"#).expect("world");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("listener");
+    std::fs::write(
+        world.join("world.json"),
+        r#"{"pods":[{"namespace":"b","name":"p","labels":{"app":"x"}}]}"#,
+    )
+    .expect("world");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listener");
     let port = listener.local_addr().expect("addr").port();
     tokio::spawn(async move {
         while let Ok((s, _)) = listener.accept().await {
@@ -51,7 +57,14 @@ async fn main() {
         events: EventSink::none(),
     };
     let sup = Supervisor::new(ctx);
-    let out = sup.run(RunRequest { doc, source: None, confirm_namespace: None }).await.expect("run");
+    let out = sup
+        .run(RunRequest {
+            doc,
+            source: None,
+            confirm_namespace: None,
+        })
+        .await
+        .expect("run");
     let id = match out {
         chaosduck::engine::runner::RunOutcome::Finished { record, .. } => record.id,
         other => panic!("run did not finish: {other:?}"),
@@ -69,8 +82,16 @@ async fn main() {
         }
     }
     jitter.sort_by(f64::total_cmp);
-    println!("probe scheduling: {n} continuous tcp probes at 1s for {secs}s, {} samples", samples.len());
-    println!("  jitter p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms", pct(&jitter, 0.5), pct(&jitter, 0.99), jitter[jitter.len() - 1]);
+    println!(
+        "probe scheduling: {n} continuous tcp probes at 1s for {secs}s, {} samples",
+        samples.len()
+    );
+    println!(
+        "  jitter p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        pct(&jitter, 0.5),
+        pct(&jitter, 0.99),
+        jitter[jitter.len() - 1]
+    );
 
     // Storage cost of 10,000 samples.
     let path = dir.path().join("samples.redb");
@@ -82,9 +103,11 @@ async fn main() {
         mode: chaosduck::domain::ProbeMode::Continuous,
         phase: chaosduck::domain::Phase::Observe,
         at: 1_790_000_000_000 + i as i64 * 50,
-        passed: i % 7 != 0,
+        passed: !i.is_multiple_of(7),
         value: Some((i % 300) as f64 + 0.5),
-        error: (i % 7 == 0).then(|| "status 503, expected 200-299".to_string()),
+        error: i
+            .is_multiple_of(7)
+            .then(|| "status 503, expected 200-299".to_string()),
         skipped: false,
     };
     let batch: Vec<ProbeSample> = (0..10_000).map(sample).collect();
@@ -93,9 +116,23 @@ async fn main() {
     }
     drop(s2);
     let after = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-    let json: usize = batch.iter().map(|s| serde_json::to_vec(s).map(|v| v.len()).unwrap_or(0)).sum();
+    let json: usize = batch
+        .iter()
+        .map(|s| serde_json::to_vec(s).map(|v| v.len()).unwrap_or(0))
+        .sum();
     let mem = batch.len() * std::mem::size_of::<ProbeSample>()
-        + batch.iter().map(|s| s.probe.capacity() + s.kind.capacity() + s.error.as_ref().map_or(0, String::capacity)).sum::<usize>();
-    println!("10,000 samples: {:.2} MiB in the store file, {:.2} MiB as records in memory, {:.0} bytes each serialised",
-        (after - before) as f64 / (1 << 20) as f64, mem as f64 / (1 << 20) as f64, json as f64 / 10_000.0);
+        + batch
+            .iter()
+            .map(|s| {
+                s.probe.capacity()
+                    + s.kind.capacity()
+                    + s.error.as_ref().map_or(0, String::capacity)
+            })
+            .sum::<usize>();
+    println!(
+        "10,000 samples: {:.2} MiB in the store file, {:.2} MiB as records in memory, {:.0} bytes each serialised",
+        (after - before) as f64 / (1 << 20) as f64,
+        mem as f64 / (1 << 20) as f64,
+        json as f64 / 10_000.0
+    );
 }

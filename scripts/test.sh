@@ -22,6 +22,17 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
 fi
 
+# Debian's kubectl (kubernetes-client) is the third-party client the sandbox is checked against.
+# Some images ship another package's /usr/bin/kubectl, so Debian's may need to overwrite it.
+if ! dpkg -s kubernetes-client >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing kubernetes-client"
+    apt-get update -qq >/dev/null || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Options::=--force-overwrite kubernetes-client >/dev/null \
+      || log "warning: kubernetes-client could not be installed; the kubectl test will say it skipped"
+  fi
+fi
+
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
 
 log "cargo fmt --check"

@@ -8,4 +8,5 @@ pub mod engine;
 pub mod metrics;
 pub mod probe;
 pub mod safety;
+pub mod sandbox;
 pub mod store;

@@ -182,11 +182,25 @@ pub enum Command {
     },
     /// Print the JSON Schema of experiment files (for editor completion).
     Schema,
+    /// The built-in simulated cluster.
+    Sandbox {
+        /// What to do with it.
+        #[command(subcommand)]
+        command: SandboxCommand,
+    },
     /// Print shell completions.
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// `chaosduck sandbox ...`
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Serve the simulated Kubernetes API on 127.0.0.1 until stopped (SIGINT/SIGTERM), for
+    /// kubectl, another chaosduck process (`--kubeconfig FILE`) and crash tests.
+    Serve(crate::sandbox::SandboxServeArgs),
 }
 
 /// Everything a command needs once the store is open.
@@ -264,6 +278,12 @@ pub async fn dispatch(cli: Cli) -> Exit {
     match &cli.command {
         Command::Validate { files, output } => validate::validate(files, *output),
         Command::Schema => validate::schema(),
+        Command::Sandbox {
+            command: SandboxCommand::Serve(args),
+        } => match crate::sandbox::serve(args.clone()).await {
+            Ok(()) => Exit::Ok,
+            Err(e) => fail(Exit::Environment, e),
+        },
         Command::Check { file, output } => check::check(file, *output).await,
         Command::Completions { shell } => {
             use clap::CommandFactory;
