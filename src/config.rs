@@ -20,6 +20,46 @@ pub struct Config {
     /// How hard rollback tries.
     #[serde(default)]
     pub rollback: RollbackPolicy,
+    /// The Kubernetes fault engine.
+    #[serde(default)]
+    pub kubernetes: KubernetesConfig,
+}
+
+/// Settings of the Kubernetes fault engine.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesConfig {
+    /// Image of network injectors: needs `sh` and `tc` (iproute2).
+    #[serde(default = "default_net_image")]
+    pub network_injector_image: String,
+    /// Image of stress injectors: needs `sh` and `stress-ng`.
+    #[serde(default = "default_stress_image")]
+    pub stress_injector_image: String,
+    /// Longest wait for a target to be verified back (owner ready, injector exited).
+    #[serde(default = "default_recovery_timeout")]
+    pub recovery_timeout: HumanDuration,
+}
+
+impl Default for KubernetesConfig {
+    fn default() -> Self {
+        KubernetesConfig {
+            network_injector_image: default_net_image(),
+            stress_injector_image: default_stress_image(),
+            recovery_timeout: default_recovery_timeout(),
+        }
+    }
+}
+
+fn default_net_image() -> String {
+    "docker.io/nicolaka/netshoot:v0.13".into()
+}
+
+fn default_stress_image() -> String {
+    "ghcr.io/colinianking/stress-ng:latest".into()
+}
+
+fn default_recovery_timeout() -> HumanDuration {
+    HumanDuration::from_secs(300)
 }
 
 /// Guardrail policy.

@@ -94,6 +94,9 @@ pub struct Cli {
     /// and for tests; see README).
     #[arg(long, global = true, env = "CHAOSDUCK_WORLD", value_name = "DIR")]
     pub world: Option<PathBuf>,
+    /// Start the built-in simulated cluster in this process and run against it.
+    #[arg(long, global = true)]
+    pub sandbox: bool,
     /// Serve ChaosDuck's Prometheus metrics on this address (e.g. 127.0.0.1:9464).
     #[arg(long, global = true, value_name = "ADDR")]
     pub metrics_addr: Option<std::net::SocketAddr>,
@@ -207,6 +210,8 @@ pub enum SandboxCommand {
 pub(crate) struct Env {
     pub sup: Arc<Supervisor>,
     pub store: Store,
+    /// The in-process sandbox, alive as long as the command.
+    pub _sandbox: Option<crate::sandbox::Sandbox>,
 }
 
 impl Cli {
@@ -219,12 +224,58 @@ impl Cli {
         })
     }
 
-    fn engines(&self) -> Engines {
+    /// The engines this invocation can use: the test world, and Kubernetes through `--sandbox`,
+    /// `--kubeconfig`/`--context`, or whatever kubeconfig is found.
+    pub(crate) async fn engines(
+        &self,
+        config: &Config,
+    ) -> Result<(Engines, Option<crate::sandbox::Sandbox>), Exit> {
+        use crate::engine::k8s::{K8sBackend, client};
         let mut e = Engines::default();
         if let Some(w) = &self.world {
             e = e.with(Arc::new(TestWorld::new(w)));
         }
-        e
+        if self.sandbox {
+            let sb = crate::sandbox::Sandbox::start(crate::sandbox::SandboxOptions::default())
+                .await
+                .map_err(|err| {
+                    fail(
+                        Exit::Environment,
+                        format!("cannot start the sandbox: {err}"),
+                    )
+                })?;
+            let mut kc = sb.kube_config();
+            let c = client::from_config(&mut kc, Some("chaosduck-sandbox"))
+                .map_err(|err| fail(Exit::Environment, err))?;
+            let scope = format!("sandbox pid {}", std::process::id());
+            e = e.with(Arc::new(K8sBackend::new(
+                c.client,
+                c.context,
+                scope,
+                config.kubernetes.clone(),
+            )));
+            return Ok((e, Some(sb)));
+        }
+        // KUBECONFIG may hold a list of files; kube's inference merges those.
+        let file = self
+            .kubeconfig
+            .as_deref()
+            .filter(|p| !p.to_string_lossy().contains(':'));
+        let explicit = file.is_some() || self.context.is_some();
+        match client::connect(file, self.context.as_deref()).await {
+            Ok(c) => {
+                let scope = format!("kubernetes {}", c.context);
+                e = e.with(Arc::new(K8sBackend::new(
+                    c.client,
+                    c.context,
+                    scope,
+                    config.kubernetes.clone(),
+                )));
+            }
+            Err(err) if explicit => return Err(fail(Exit::Invalid, err)),
+            Err(err) => tracing::debug!(error = %err, "no Kubernetes engine"),
+        }
+        Ok((e, None))
     }
 }
 
@@ -251,9 +302,10 @@ pub(crate) async fn open_env(cli: &Cli, events: EventSink) -> Result<Env, Exit> 
             };
             fail(code, e)
         })?;
+    let (engines, sandbox) = cli.engines(&config).await?;
     let ctx = RunContext {
         store: store.clone(),
-        engines: cli.engines(),
+        engines,
         config: Arc::new(config),
         events,
     };
@@ -270,7 +322,11 @@ pub(crate) async fn open_env(cli: &Cli, events: EventSink) -> Result<Env, Exit> 
         }
         Err(e) => eprintln!("chaosduck: recovery could not run: {e}"),
     }
-    Ok(Env { sup, store })
+    Ok(Env {
+        sup,
+        store,
+        _sandbox: sandbox,
+    })
 }
 
 /// Runs the parsed command; returns the process exit code.

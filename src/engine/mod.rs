@@ -2,6 +2,7 @@
 //! caller, and it journals every step.
 
 pub mod events;
+pub mod k8s;
 pub mod lifecycle;
 pub mod plan;
 pub mod runner;
@@ -68,6 +69,14 @@ pub trait FaultBackend: Send + Sync {
     async fn plan(&self, doc: &ExperimentDoc, ctx: &PlanContext) -> Result<Plan, EngineError>;
     /// Performs one mutation. Called only after its intent is durable.
     async fn apply(&self, step: &PlannedStep) -> Result<(), EngineError>;
+    /// Which system this backend acts on (e.g. `kubernetes https://10.0.0.1:6443`), written into
+    /// each journal entry so recovery never replays an undo against another cluster or account.
+    fn scope(&self) -> Option<String> {
+        None
+    }
+    /// Records the moment of the mutation in its undo record, just before the intent is written
+    /// (e.g. to measure recovery time from it). Most backends need nothing here.
+    fn stamp(&self, _undo: &mut UndoRecord, _now_ms: i64) {}
     /// Undoes one mutation and verifies the target is back. Idempotent: safe to call twice,
     /// after a crash, or when the mutation never happened.
     async fn revert(&self, undo: &UndoRecord) -> Result<RevertOutcome, EngineError>;

@@ -29,6 +29,61 @@ impl fmt::Display for TargetRef {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Action {
+    /// Delete a pod.
+    DeletePod {
+        /// Namespace.
+        namespace: String,
+        /// Pod name.
+        name: String,
+        /// Grace period override.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        grace_seconds: Option<i64>,
+    },
+    /// Evict a pod (respects PodDisruptionBudgets).
+    EvictPod {
+        /// Namespace.
+        namespace: String,
+        /// Pod name.
+        name: String,
+    },
+    /// Add an injector ephemeral container to a pod.
+    AddInjector {
+        /// Namespace.
+        namespace: String,
+        /// Pod name.
+        pod: String,
+        /// Container name (`chaosduck-...`).
+        container: String,
+        /// The EphemeralContainer object.
+        spec: serde_json::Value,
+    },
+    /// Put a label on a pod.
+    LabelPod {
+        /// Namespace.
+        namespace: String,
+        /// Pod name.
+        name: String,
+        /// Label key.
+        key: String,
+        /// Label value.
+        value: String,
+    },
+    /// Create a NetworkPolicy.
+    CreateNetworkPolicy {
+        /// Namespace.
+        namespace: String,
+        /// Policy name.
+        name: String,
+        /// The NetworkPolicy object.
+        spec: serde_json::Value,
+    },
+    /// Cordon a node, marking it as ChaosDuck's.
+    CordonNode {
+        /// Node name.
+        node: String,
+        /// Experiment id written on the node.
+        experiment: String,
+    },
     /// Write a fault marker into a test world.
     TestWorldMark {
         /// The world directory.

@@ -473,6 +473,8 @@ impl Run {
                 return Ok(Input::Stop(r));
             }
             let seq = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            let mut step = step;
+            backend.stamp(&mut step.undo, now_ms());
             let mut entry = JournalEntry::intent(
                 &self.rec.id,
                 Some(self.rec.fault),
@@ -481,6 +483,7 @@ impl Run {
                 now_ms(),
                 Some(expires),
             );
+            entry.scope = backend.scope();
             persist(&self.ctx.store, &entry).await?;
             self.ctx.events.emit(RunEvent::Journal {
                 entry: Box::new(entry.clone()),

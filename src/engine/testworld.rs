@@ -204,7 +204,12 @@ impl FaultBackend for TestWorld {
             world,
             marker,
             content,
-        } = &step.action;
+        } = &step.action
+        else {
+            return Err(EngineError::Apply(
+                "the test world only writes markers".into(),
+            ));
+        };
         let fail = tokio::fs::read_to_string(world.join("fail-apply"))
             .await
             .unwrap_or_default();
@@ -220,7 +225,12 @@ impl FaultBackend for TestWorld {
     }
 
     async fn revert(&self, undo: &UndoRecord) -> Result<RevertOutcome, EngineError> {
-        let UndoRecord::TestWorldUnmark { world, marker } = undo;
+        let UndoRecord::TestWorldUnmark { world, marker } = undo else {
+            return Err(EngineError::Revert(format!(
+                "the test world cannot undo {}",
+                undo.summary()
+            )));
+        };
         if !marker.ends_with(".fault") || marker.contains('/') {
             return Err(EngineError::Revert(format!(
                 "refusing to remove {marker:?}: not a test-world marker"

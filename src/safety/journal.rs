@@ -10,6 +10,58 @@ use std::path::PathBuf;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum UndoRecord {
+    /// Wait until a deleted or evicted pod's owner is back at its desired ready count (the
+    /// controller recreates it); a bare pod is recreated from its snapshot.
+    AwaitPodRecovery {
+        /// Namespace.
+        namespace: String,
+        /// The pod that was deleted.
+        pod: String,
+        /// Its uid (the replacement must be another pod).
+        uid: String,
+        /// Its controller, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<OwnerRef>,
+        /// The pod object, for bare pods.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        snapshot: Option<serde_json::Value>,
+        /// When it was deleted (unix ms), for the recovery time.
+        deleted_at: i64,
+    },
+    /// Stop an injector container early (it also stops on its own at its expiry).
+    StopInjector {
+        /// Namespace.
+        namespace: String,
+        /// Pod name.
+        pod: String,
+        /// Container name.
+        container: String,
+    },
+    /// Remove a label ChaosDuck put on a pod.
+    UnlabelPod {
+        /// Namespace.
+        namespace: String,
+        /// Pod name.
+        name: String,
+        /// Label key.
+        key: String,
+        /// Label value (only removed if it still has it).
+        value: String,
+    },
+    /// Delete a NetworkPolicy ChaosDuck created.
+    DeleteNetworkPolicy {
+        /// Namespace.
+        namespace: String,
+        /// Policy name.
+        name: String,
+    },
+    /// Uncordon a node ChaosDuck cordoned (only if it still carries ChaosDuck's mark).
+    UncordonNode {
+        /// Node name.
+        node: String,
+        /// Experiment id that cordoned it.
+        experiment: String,
+    },
     /// Remove a fault marker file from a test world (the file-backed engine used by tests).
     TestWorldUnmark {
         /// The world directory.
@@ -19,10 +71,54 @@ pub enum UndoRecord {
     },
 }
 
+/// A pod's controller.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnerRef {
+    /// Kind: ReplicaSet, StatefulSet, DaemonSet.
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// Uid.
+    pub uid: String,
+}
+
 impl UndoRecord {
     /// A one-line description for listings.
     pub fn summary(&self) -> String {
         match self {
+            UndoRecord::AwaitPodRecovery {
+                namespace,
+                pod,
+                owner: Some(o),
+                ..
+            } => {
+                format!(
+                    "wait until {} {namespace}/{} is fully ready again (replacing {pod})",
+                    o.kind, o.name
+                )
+            }
+            UndoRecord::AwaitPodRecovery { namespace, pod, .. } => {
+                format!(
+                    "recreate bare pod {namespace}/{pod} from its snapshot and wait until it is ready"
+                )
+            }
+            UndoRecord::StopInjector {
+                namespace,
+                pod,
+                container,
+            } => {
+                format!("stop injector {container} in {namespace}/{pod} and verify it exited")
+            }
+            UndoRecord::UnlabelPod {
+                namespace,
+                name,
+                key,
+                ..
+            } => format!("remove label {key} from {namespace}/{name}"),
+            UndoRecord::DeleteNetworkPolicy { namespace, name } => {
+                format!("delete NetworkPolicy {namespace}/{name}")
+            }
+            UndoRecord::UncordonNode { node, .. } => format!("uncordon node {node}"),
             UndoRecord::TestWorldUnmark { world, marker } => {
                 format!("remove marker {marker} from {}", world.display())
             }
@@ -67,6 +163,9 @@ impl fmt::Display for JournalState {
 pub struct JournalEntry {
     /// The experiment it belongs to.
     pub experiment_id: String,
+    /// The system the mutation was made in (see `FaultBackend::scope`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
     /// The fault kind of the experiment (for metrics and listings).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<crate::domain::FaultKind>,
@@ -111,6 +210,7 @@ impl JournalEntry {
     ) -> Self {
         JournalEntry {
             experiment_id: experiment_id.to_string(),
+            scope: None,
             fault,
             seq,
             target: step.target.clone(),

@@ -74,6 +74,18 @@ pub async fn rollback(
     sum
 }
 
+/// An in-process sandbox (`sandbox pid N`) ends with its process, and every fault in it too.
+fn vanished_sandbox(scope: &str) -> Option<String> {
+    let pid: i32 = scope.strip_prefix("sandbox pid ")?.parse().ok()?;
+    // SAFETY: kill with signal 0 only checks whether the process exists.
+    let alive = pid == std::process::id() as i32 || unsafe { libc::kill(pid, 0) } == 0;
+    (!alive).then(|| {
+        format!(
+            "the in-process sandbox of pid {pid} ended with its process, and this fault with it"
+        )
+    })
+}
+
 async fn revert_with_retries(
     engines: &Engines,
     e: &mut JournalEntry,
@@ -87,6 +99,18 @@ async fn revert_with_retries(
             return Err(err.to_string());
         }
     };
+    if let Some(scope) = &e.scope
+        && backend.scope().as_ref() != Some(scope)
+    {
+        if let Some(note) = vanished_sandbox(scope) {
+            return Ok(Some(note));
+        }
+        e.attempts += 1;
+        return Err(format!(
+            "this step was made in {scope}, but ChaosDuck is connected to {}; connect to it (--kubeconfig/--context) and run `chaosduck recover`",
+            backend.scope().unwrap_or_else(|| "nothing".into())
+        ));
+    }
     let mut failures = 0;
     loop {
         e.attempts += 1;
