@@ -105,9 +105,14 @@ pub fn parse_experiment(file: &str, text: &str) -> Result<ExperimentDoc, Vec<Dia
                 }
                 message = strip_location(&msg);
             }
-            // serde_norway prefixes its own copy of the path.
-            let own = format!("{path}: ");
-            if let Some(rest) = message.strip_prefix(&own) {
+            // serde_norway prefixes its own copy of the path (sometimes a shorter one).
+            if let Some((head, rest)) = message.split_once(": ")
+                && !head.is_empty()
+                && path.starts_with(head)
+                && head
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '[' | ']' | '_'))
+            {
                 message = rest.to_string();
             }
             let loc = locate(&index, &path, &message).or(yaml_loc);

@@ -65,6 +65,13 @@ impl Home {
     }
 
     pub fn cmd(&self) -> Command {
+        let mut c = self.cmd_without_world();
+        c.arg("--world").arg(self.world());
+        c
+    }
+
+    /// The binary with this home's environment and database, without the test world.
+    pub fn cmd_without_world(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_chaosduck"));
         c.env_remove("CHAOSDUCK_FAILPOINT")
             .env_remove("KUBECONFIG")
@@ -73,9 +80,7 @@ impl Home {
             .env("XDG_CONFIG_HOME", self.path().join("config"))
             .env("XDG_RUNTIME_DIR", self.path().join("run"))
             .arg("--db")
-            .arg(self.db())
-            .arg("--world")
-            .arg(self.world());
+            .arg(self.db());
         c
     }
 

@@ -108,6 +108,15 @@ pub async fn await_recovery(
         };
         format!("{:.1}s", ms as f64 / 1000.0)
     };
+    // Killed between the intent and the delete: the pod is still there, untouched.
+    if let Some(p) = api.get_opt(pod).await.map_err(K8sError::api("get pod"))?
+        && p.metadata.uid.as_deref() == Some(uid)
+        && p.metadata.deletion_timestamp.is_none()
+    {
+        return Ok(Some(format!(
+            "pod {ns}/{pod} was never deleted; nothing to recover"
+        )));
+    }
     let mut created = false;
     loop {
         match owner {

@@ -1,0 +1,329 @@
+//! Every Kubernetes fault end to end against the sandbox with the real kube client, through the
+//! real binary: plan, inject, observe the effect, revert, verify a clean cluster; then the crash
+//! matrix: kill -9 at every journal step of every fault, `recover`, and nothing is left behind.
+
+mod common;
+use chaosduck::sandbox::{Sandbox, SandboxOptions};
+use common::{Home, code, text};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::api::{Api, ListParams};
+use std::time::{Duration, Instant};
+
+struct Bed {
+    sb: Sandbox,
+    client: kube::Client,
+    kubeconfig: std::path::PathBuf,
+    home: Home,
+}
+
+async fn bed() -> Bed {
+    let sb = Sandbox::start(SandboxOptions::fast())
+        .await
+        .expect("sandbox");
+    let home = Home::new();
+    let kubeconfig = home.path().join("kubeconfig");
+    sb.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    let client = kube::Client::try_from(sb.kube_config()).expect("client");
+    Bed {
+        sb,
+        client,
+        kubeconfig,
+        home,
+    }
+}
+
+impl Bed {
+    fn experiment(&self, name: &str, body: &str) -> std::path::PathBuf {
+        self.home.experiment(name, body)
+    }
+
+    /// Runs chaosduck with this sandbox's kubeconfig on a blocking thread (the sandbox serves
+    /// from this process's runtime).
+    async fn run(&self, args: &[&str], failpoint: Option<&str>) -> std::process::Output {
+        let mut c = self.home.cmd_without_world();
+        c.arg("--kubeconfig").arg(&self.kubeconfig).args(args);
+        if let Some(f) = failpoint {
+            c.env("CHAOSDUCK_FAILPOINT", f);
+        }
+        tokio::task::spawn_blocking(move || c.output().expect("run chaosduck"))
+            .await
+            .expect("join")
+    }
+}
+
+fn ready(p: &Pod) -> bool {
+    p.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+fn running_injectors(p: &Pod) -> Vec<String> {
+    p.status
+        .as_ref()
+        .and_then(|s| s.ephemeral_container_statuses.as_ref())
+        .map(|v| {
+            v.iter()
+                .filter(|c| {
+                    c.name.starts_with("chaosduck-")
+                        && c.state
+                            .as_ref()
+                            .is_some_and(|s| s.running.is_some() || s.waiting.is_some())
+                })
+                .map(|c| c.name.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Nothing of ChaosDuck's is left: no running injector, no partition label or policy, no
+/// cordoned node, and every shop pod ready. Returns what is still wrong after `limit`.
+async fn leftovers(client: &kube::Client, limit: Duration) -> Vec<String> {
+    let start = Instant::now();
+    loop {
+        let mut wrong = Vec::new();
+        let pods: Api<Pod> = Api::all(client.clone());
+        for p in pods
+            .list(&ListParams::default())
+            .await
+            .expect("list pods")
+            .items
+        {
+            let name = format!(
+                "{}/{}",
+                p.metadata.namespace.clone().unwrap_or_default(),
+                p.metadata.name.clone().unwrap_or_default()
+            );
+            for c in running_injectors(&p) {
+                wrong.push(format!("injector {c} still running in {name}"));
+            }
+            if p.metadata
+                .labels
+                .as_ref()
+                .is_some_and(|l| l.contains_key("chaosduck.io/partition"))
+            {
+                wrong.push(format!("partition label left on {name}"));
+            }
+            if name.starts_with("shop/") && !ready(&p) {
+                wrong.push(format!("{name} not ready"));
+            }
+        }
+        let np: Api<NetworkPolicy> = Api::all(client.clone());
+        for n in np
+            .list(&ListParams::default().labels("app.kubernetes.io/managed-by=chaosduck"))
+            .await
+            .expect("list np")
+            .items
+        {
+            wrong.push(format!(
+                "NetworkPolicy {} left",
+                n.metadata.name.unwrap_or_default()
+            ));
+        }
+        let nodes: Api<Node> = Api::all(client.clone());
+        for n in nodes
+            .list(&ListParams::default())
+            .await
+            .expect("list nodes")
+            .items
+        {
+            if n.spec
+                .as_ref()
+                .and_then(|s| s.unschedulable)
+                .unwrap_or(false)
+            {
+                wrong.push(format!(
+                    "node {} left cordoned",
+                    n.metadata.name.unwrap_or_default()
+                ));
+            }
+        }
+        if wrong.is_empty() || start.elapsed() > limit {
+            return wrong;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+const FAULTS: &[(&str, &str)] = &[
+    (
+        "pod-delete",
+        "  fault: {type: pod_delete}\n  target: {pods: {namespace: shop, selector: app=checkout, count: 1}}\n",
+    ),
+    (
+        "latency",
+        "  fault: {type: network_latency, latency: 400ms}\n  target: {pods: {namespace: shop, selector: app=payments}}\n",
+    ),
+    (
+        "loss",
+        "  fault: {type: network_loss, percent: 100}\n  target: {pods: {namespace: shop, selector: app=catalog}}\n",
+    ),
+    (
+        "cpu",
+        "  fault: {type: cpu_stress, workers: 1, load: 50}\n  target: {pods: {namespace: shop, selector: app=frontend, count: 1}}\n",
+    ),
+    (
+        "memory",
+        "  fault: {type: memory_stress, size: 64Mi}\n  target: {pods: {namespace: shop, selector: app=catalog, count: 1}}\n",
+    ),
+    (
+        "partition",
+        "  fault: {type: network_partition}\n  target: {pods: {namespace: shop, selector: app=redis}}\n",
+    ),
+    (
+        "cordon",
+        "  fault: {type: node_cordon, drain: true}\n  target: {nodes: {selector: topology.kubernetes.io/zone=zone-a}}\n",
+    ),
+];
+
+fn spec(body: &str, duration: &str, extra: &str) -> String {
+    format!("{body}  duration: {duration}\n  safety: {{blastRadius: 100%, timeout: 5m}}\n{extra}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kubernetes_fault_runs_end_to_end_and_leaves_the_cluster_clean() {
+    let b = bed().await;
+    for (name, body) in FAULTS {
+        let f = b.experiment(name, &spec(body, "1500ms", ""));
+        let o = b
+            .run(&["run", "-o", "json", f.to_str().unwrap()], None)
+            .await;
+        let v: serde_json::Value =
+            serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{name}: {}", text(&o)));
+        assert_eq!(v["status"], "completed", "{name}: {v}");
+        let j = v["journal"].as_array().unwrap();
+        assert!(!j.is_empty(), "{name}: nothing was injected");
+        assert!(j.iter().all(|e| e["state"] == "reverted"), "{name}: {j:?}");
+        let left = leftovers(&b.client, Duration::from_secs(15)).await;
+        assert!(left.is_empty(), "{name}: {left:?}");
+    }
+    b.sb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_are_visible_while_active_and_gone_after_revert() {
+    let b = bed().await;
+    // Latency: the payments app answers slower than 300ms while the injector runs.
+    let url = b.sb.app_url("shop", "payments").expect("payments app");
+    let probe = format!(
+        "  probes:\n    - name: fast\n      mode: continuous\n      interval: 200ms\n      timeout: 3s\n      http: {{url: '{url}', maxLatency: 300ms}}\n    - name: recovered\n      mode: eot\n      http: {{url: '{url}', maxLatency: 300ms}}\n"
+    );
+    let f = b.experiment("lat", &spec(FAULTS[1].1, "2s", &probe));
+    let o = b
+        .run(&["run", "-o", "json", f.to_str().unwrap()], None)
+        .await;
+    let v: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o)));
+    assert_eq!(
+        v["verdict"]["kind"], "violated",
+        "the fault must be seen: {v}"
+    );
+    let probes = v["verdict"]["probes"].as_array().unwrap();
+    let recovered = probes.iter().find(|p| p["name"] == "recovered").unwrap();
+    assert_eq!(
+        recovered["passed"], recovered["samples"],
+        "recovered after revert: {v}"
+    );
+
+    // pod_delete: the journal records the owner's recovery time.
+    let f = b.experiment("pd", &spec(FAULTS[0].1, "500ms", ""));
+    let o = b
+        .run(&["run", "-o", "json", f.to_str().unwrap()], None)
+        .await;
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let note = v["journal"][0]["note"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        note.contains("ready again") && note.contains("after the fault"),
+        "{note}"
+    );
+
+    // Cordon: the node is unschedulable during the run (checked from another task).
+    let f = b.experiment("cordon", &spec("  fault: {type: node_cordon}\n  target: {nodes: {selector: topology.kubernetes.io/zone=zone-b}}\n", "3s", ""));
+    let client = b.client.clone();
+    let watcher = tokio::spawn(async move {
+        let nodes: Api<Node> = Api::all(client);
+        for _ in 0..100 {
+            let l = nodes.list(&ListParams::default()).await.unwrap();
+            if l.items.iter().any(|n| {
+                n.spec
+                    .as_ref()
+                    .and_then(|s| s.unschedulable)
+                    .unwrap_or(false)
+            }) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    });
+    let o = b.run(&["run", f.to_str().unwrap()], None).await;
+    assert!(watcher.await.unwrap(), "the node was never seen cordoned");
+    assert_eq!(code(&o), 7, "{}", text(&o));
+    assert!(
+        leftovers(&b.client, Duration::from_secs(10))
+            .await
+            .is_empty()
+    );
+    b.sb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_matrix_every_fault_every_journal_step_recovers_clean() {
+    let b = bed().await;
+    let steps = [
+        "after-intent",
+        "after-apply",
+        "mid-observe",
+        "before-revert",
+        "after-revert",
+    ];
+    let mut cells = 0;
+    for (name, body) in FAULTS {
+        let f = b.experiment(&format!("crash-{name}"), &spec(body, "3s", ""));
+        for step in steps {
+            let o = b.run(&["run", f.to_str().unwrap()], Some(step)).await;
+            assert!(
+                o.status.code().is_none(),
+                "{name}/{step}: must die by SIGKILL: {}",
+                text(&o)
+            );
+            let o = b.run(&["recover"], None).await;
+            assert_eq!(code(&o), 0, "{name}/{step}: {}", text(&o));
+            let left = leftovers(&b.client, Duration::from_secs(15)).await;
+            assert!(left.is_empty(), "{name}/{step}: left behind {left:?}");
+            cells += 1;
+        }
+    }
+    assert_eq!(cells, FAULTS.len() * steps.len());
+    b.sb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guardrails_refuse_before_touching_the_cluster() {
+    let b = bed().await;
+    let f = b.experiment(
+        "wide",
+        "  fault: {type: pod_delete}\n  target:\n    pods:\n      namespace: shop\n      selector: app in (frontend,checkout,catalog)\n  duration: 1s\n  safety: {blastRadius: 2}\n",
+    );
+    let o = b.run(&["run", f.to_str().unwrap()], None).await;
+    assert_eq!(code(&o), 4, "{}", text(&o));
+    assert!(text(&o).contains("blast-radius"), "{}", text(&o));
+    let f = b.experiment("sys", "  fault: {type: pod_delete}\n  target: {pods: {namespace: kube-system, selector: k8s-app=kube-dns}}\n  duration: 1s\n");
+    let o = b.run(&["dry-run", f.to_str().unwrap()], None).await;
+    assert_eq!(code(&o), 4, "{}", text(&o));
+    assert!(
+        text(&o).contains("--confirm-namespace kube-system"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        leftovers(&b.client, Duration::from_secs(5))
+            .await
+            .is_empty()
+    );
+    b.sb.shutdown().await;
+}
