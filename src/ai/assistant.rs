@@ -365,13 +365,22 @@ pub async fn analyze_remote(
     Ok(body)
 }
 
+/// A report and the analysis it holds.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReportResult {
+    /// The whole report, Markdown.
+    pub markdown: String,
+    /// The analysis inside it (to store).
+    pub analysis: AnalysisResult,
+}
+
 /// A Markdown report; with a model, a streamed executive summary heads it.
 pub async fn report(
     engine: &Engine,
     ev: &Evidence,
     cfg: &Config,
     events: Option<&mpsc::Sender<StreamEvent>>,
-) -> Answer<String> {
+) -> Answer<ReportResult> {
     let a = analyze(engine, ev, cfg, None).await;
     let mut md = report::markdown(ev, &a.result.body, &a.engine);
     let mut note = a.note.clone();
@@ -401,7 +410,10 @@ pub async fn report(
     Answer {
         engine: a.engine,
         note,
-        result: md,
+        result: ReportResult {
+            markdown: md,
+            analysis: a.result,
+        },
     }
 }
 

@@ -34,7 +34,7 @@ pub fn with_surroundings(
 ) -> String {
     let who = match target {
         Target::Pods(p) => match &p.selector {
-            Some(sel) => format!("the pods {sel} in {}", p.namespace),
+            Some(sel) => format!("the {sel} pods in {}", p.namespace),
             None => format!("the named pods in {}", p.namespace),
         },
         other => other.summary(),
@@ -50,7 +50,7 @@ pub fn with_surroundings(
     };
     match (kind, fault) {
         (FaultKind::PodDelete, _) => format!(
-            "When pods of {who}{replicas} are deleted, their controller replaces them and they are ready again within 60s; {callers} keep answering meanwhile{}.",
+            "When {who}{replicas} lose pods, their controller replaces them and they are ready again within 60s; {callers} keep answering meanwhile{}.",
             if s.pdb == Some(true) {
                 " and the PodDisruptionBudget is respected"
             } else {

@@ -70,14 +70,18 @@ rx!(
 );
 rx!(
     NS1,
-    r"(?:namespace|ns|네임스페이스)\s*[=:]?\s*([a-z0-9][a-z0-9-]*)"
+    r"(?:\bnamespace|\bns\b|네임스페이스)\s*[=:]?\s*([a-z0-9][a-z0-9-]*)"
 );
 rx!(
     NS2,
-    r"([a-z0-9][a-z0-9-]*)\s*(?:namespace|ns\b|네임스페이스)"
+    r"\b([a-z0-9][a-z0-9-]*)(?:\s*namespace|\s+ns\b|\s*네임스페이스)"
 );
 rx!(NS3, r"(?:^|\s)-n\s+([a-z0-9][a-z0-9-]*)");
 rx!(NS_KUBE, r"\b(kube-[a-z-]+)\b");
+rx!(
+    NS_IN,
+    r"\b(?:in|from|within)\s+(?:the\s+)?([a-z][a-z0-9-]*)(?:\s+(?:for|during|over|and|then|with)\b|\s*[.,;]?\s*$)"
+);
 rx!(
     APP_BEFORE,
     r"([a-z0-9][a-z0-9-]*)\s*(?:pods?|파드|포드|팟|service|서비스|deployment|디플로이먼트|app\b|앱|containers?|컨테이너|workload|replicas?)"
@@ -88,7 +92,7 @@ rx!(
 );
 rx!(
     NUM_NOUN,
-    r"(\d+)\s*(?:개|대)?\s*(?:의\s*)?(?:[a-z0-9-]+\s+)?(?:pods?|nodes?|instances?|replicas?|파드|포드|노드|인스턴스|개|대)"
+    r"(?:^|[^a-z0-9.\-])(\d+)\s*(?:개|대)?\s*(?:의\s*)?(?:[a-z0-9-]+\s+)?(?:pods?|nodes?|instances?|replicas?|파드|포드|노드|인스턴스|개|대)"
 );
 rx!(
     NOUN_NUM,
@@ -215,7 +219,6 @@ const STOP_NAMES: &[&str] = &[
     "healthy",
     "aurora",
     "rds",
-    "db",
     "database",
     "mysql",
     "postgres",
@@ -1033,7 +1036,7 @@ pub fn parse_request(text: &str) -> Result<NlParse, NlUnclear> {
         metadata: Metadata {
             name,
             labels: BTreeMap::from([("chaosduck.io/generated-by".into(), "ai-offline".into())]),
-            description: Some(truncate_chars(raw, 300)),
+            description: Some(truncate_chars(&super::redact::redact(raw), 300)),
         },
         spec: ExperimentSpec {
             fault,
@@ -1267,7 +1270,7 @@ fn default_duration(kind: FaultKind) -> HumanDuration {
 }
 
 fn find_namespace(t: &str) -> Option<String> {
-    for r in [&*NS1, &*NS2, &*NS3] {
+    for r in [&*NS2, &*NS1, &*NS3] {
         for c in r.captures_iter(t) {
             if let Some(m) = c.get(1)
                 && name_ok(m.as_str())
@@ -1277,10 +1280,20 @@ fn find_namespace(t: &str) -> Option<String> {
             }
         }
     }
-    NS_KUBE
-        .captures(t)
-        .and_then(|c| c.get(1))
-        .map(|m| m.as_str().to_string())
+    if let Some(k) = NS_KUBE.captures(t).and_then(|c| c.get(1)) {
+        return Some(k.as_str().to_string());
+    }
+    // "... in shop" at the end of a clause: a namespace, unless it is a region or a zone.
+    NS_IN
+        .captures_iter(t)
+        .filter_map(|c| c.get(1).map(|m| m.as_str().to_string()))
+        .find(|n| {
+            name_ok(n)
+                && !REGION.is_match(n)
+                && !ZONE.is_match(n)
+                && !n.starts_with("vpc-")
+                && !n.starts_with("rtb-")
+        })
 }
 
 /// A label selector: written explicitly (app=web, tier in (a,b)), or read from "checkout pods",
