@@ -116,10 +116,14 @@ impl AnthropicClient {
     }
 
     fn post(&self, body: &[u8]) -> reqwest::RequestBuilder {
-        self.http
-            .post(format!("{}/v1/messages", self.base))
-            .header("x-api-key", self.key.expose())
-            .header("anthropic-version", ANTHROPIC_VERSION)
+        let mut b = self.http.post(format!("{}/v1/messages", self.base));
+        // Marked sensitive so no debug output of the request shows it. A key with characters
+        // a header cannot hold is left out: the server's 401 then says what is wrong.
+        if let Ok(mut v) = reqwest::header::HeaderValue::from_str(self.key.expose()) {
+            v.set_sensitive(true);
+            b = b.header("x-api-key", v);
+        }
+        b.header("anthropic-version", ANTHROPIC_VERSION)
             .header("content-type", "application/json")
             .timeout(self.limits.timeout)
             .body(body.to_vec())
