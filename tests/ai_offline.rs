@@ -598,6 +598,9 @@ fn the_same_request_gives_the_same_document() {
     let a = parse_request("add 200ms latency to checkout pods for 2 minutes").unwrap();
     let b = parse_request("add 200ms latency to checkout pods for 2 minutes").unwrap();
     assert_eq!(a, b);
+    // "10% of packets" is the loss rate, not a share of the pods.
+    let p = parse_request("drop 10% of packets on checkout pods for 1 minute").unwrap();
+    assert_eq!(p.doc.spec.target.count(), None);
 }
 
 #[test]

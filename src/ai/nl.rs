@@ -679,10 +679,7 @@ pub fn parse_request(text: &str) -> Result<NlParse, NlUnclear> {
     // Count / share.
     let share_pct = pcts
         .iter()
-        .find(|(_, e, _)| {
-            let after = t[*e..].trim_start();
-            after.starts_with("of") || after.starts_with('의')
-        })
+        .find(|(_, e, _)| is_share_of_targets(&t[*e..]))
         .map(|(_, _, v)| *v);
     let all = says_all(t);
     let count: Option<Amount> = if let Some(p) =
@@ -1096,16 +1093,7 @@ fn pod_fault(
     // A percentage that is not "N% of the pods".
     let value_pct = pcts
         .iter()
-        .find(|(_, e, _)| {
-            let after = t[*e..].trim_start();
-            !(after.starts_with("of ")
-                && !after.starts_with("of packets")
-                && !after.starts_with("of traffic")
-                && !after.starts_with("of the packets")
-                && !after.starts_with("of the traffic")
-                && !after.starts_with("of requests"))
-                && !after.starts_with('의')
-        })
+        .find(|(_, e, _)| !is_share_of_targets(&t[*e..]))
         .map(|(_, _, v)| *v);
     match kind {
         FaultKind::PodDelete => {
@@ -1205,7 +1193,7 @@ fn pod_fault(
                     _ => n,
                 };
                 let mib = mib.round() as u64;
-                (mib > 0).then(|| ByteSize(mib << 20))
+                (mib > 0).then_some(ByteSize(mib << 20))
             });
             let size = match size {
                 Some(s) => {
@@ -1258,6 +1246,23 @@ fn pod_fault(
             FaultSpec::NetworkPartition(NetworkPartition { direction })
         }
     }
+}
+
+/// Whether a percentage is followed by "of the pods" ("25% of the cart pods", "절반의"), as
+/// opposed to "of packets" or a load.
+fn is_share_of_targets(after_pct: &str) -> bool {
+    let after = after_pct.trim_start();
+    let of_traffic = [
+        "of packets",
+        "of traffic",
+        "of the packets",
+        "of the traffic",
+        "of requests",
+        "of cpu",
+    ]
+    .iter()
+    .any(|w| after.starts_with(w));
+    (after.starts_with("of ") && !of_traffic) || after.starts_with('의')
 }
 
 fn default_duration(kind: FaultKind) -> HumanDuration {
