@@ -33,6 +33,18 @@ if ! dpkg -s kubernetes-client >/dev/null 2>&1; then
   fi
 fi
 
+# Python peers live in one project virtualenv (.venv): localstack-claude emulates the Anthropic
+# Messages API for the AI tests (started on 127.0.0.1 only, by the tests themselves).
+if [ ! -x .venv/bin/python ]; then
+  log "creating .venv"
+  python3 -m venv .venv || log "warning: cannot create .venv; tests that need Python peers say they skipped"
+fi
+if [ -x .venv/bin/python ] && ! .venv/bin/python -c 'import claude_local.server' >/dev/null 2>&1; then
+  log "installing localstack-claude into .venv"
+  .venv/bin/pip install -q localstack-claude \
+    || log "warning: localstack-claude could not be installed; the AI emulator test will say it skipped"
+fi
+
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
 
 log "cargo fmt --check"

@@ -23,6 +23,9 @@ pub struct Config {
     /// The Kubernetes fault engine.
     #[serde(default)]
     pub kubernetes: KubernetesConfig,
+    /// AI assistance: provider, model, endpoint, key file.
+    #[serde(default)]
+    pub ai: AiConfig,
 }
 
 /// Settings of the Kubernetes fault engine.
@@ -60,6 +63,34 @@ fn default_stress_image() -> String {
 
 fn default_recovery_timeout() -> HumanDuration {
     HumanDuration::from_secs(300)
+}
+
+/// The `[ai]` section. The key itself never appears here: it comes from the environment
+/// (`ANTHROPIC_API_KEY`, `OPENAI_API_KEY`) or from the file `key_file` names.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AiConfig {
+    /// `anthropic`, `openai` or `offline`; anthropic when a key is available, else offline.
+    #[serde(default)]
+    pub provider: Option<crate::domain::experiment::AiProvider>,
+    /// Model name (provider default when absent).
+    #[serde(default)]
+    pub model: Option<String>,
+    /// API base URL (`ANTHROPIC_BASE_URL` / `OPENAI_BASE_URL` win over it).
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// A file holding the API key (first line); used when the environment has none.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// Time limit of one request (default 120s).
+    #[serde(default)]
+    pub timeout: Option<HumanDuration>,
+    /// Attempts per request on 429/529/5xx (default 4).
+    #[serde(default)]
+    pub max_attempts: Option<u32>,
+    /// Largest answer accepted, in tokens (default 4096).
+    #[serde(default)]
+    pub max_tokens: Option<u32>,
 }
 
 /// Guardrail policy.
@@ -236,6 +267,20 @@ impl Config {
                 message: "guardrails.default_blast_radius must allow at least one target".into(),
             });
         }
+        if cfg.ai.max_attempts == Some(0) {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: "ai.max_attempts must be at least 1".into(),
+            });
+        }
+        if let Some(u) = &cfg.ai.base_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: format!("ai.base_url: {u:?} is not an http:// or https:// URL"),
+            });
+        }
         for g in &cfg.guardrails.protected_namespaces {
             if globset::Glob::new(g).is_err() {
                 return Err(ConfigError::Invalid {
@@ -261,6 +306,21 @@ mod tests {
             s.contains("c.toml") && s.contains("max_active_fault"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn ai_section_reads_and_names_bad_keys() {
+        let c = Config::parse(
+            Path::new("c.toml"),
+            "[ai]\nprovider = \"offline\"\nmodel = \"m\"\nkey_file = \"/k\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.ai.provider,
+            Some(crate::domain::experiment::AiProvider::Offline)
+        );
+        let e = Config::parse(Path::new("c.toml"), "[ai]\napi_key = \"x\"\n").unwrap_err();
+        assert!(e.to_string().contains("api_key"), "{e}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! ChaosDuck: chaos engineering for Kubernetes and AWS from the terminal, with a crash-safe
 //! rollback journal and faults that expire on their own.
 
+pub mod ai;
 pub mod cli;
 pub mod config;
 pub mod domain;

@@ -4,7 +4,7 @@ use super::output::{age, journal_line, record_json, short};
 use super::{Cli, Exit, ExportFormat, OutputFormat, fail, open_env};
 use crate::engine::events::EventSink;
 use crate::safety::journal::JournalEntry;
-use crate::store::records::{ExperimentRecord, PhaseEvent, ProbeSample};
+use crate::store::records::{Analysis, ExperimentRecord, PhaseEvent, ProbeSample};
 use crate::store::{Store, StoreError};
 use std::collections::BTreeMap;
 
@@ -13,6 +13,7 @@ struct Full {
     events: Vec<PhaseEvent>,
     journal: Vec<JournalEntry>,
     samples: Vec<ProbeSample>,
+    analyses: Vec<Analysis>,
 }
 
 async fn load_full(store: &Store, id: &str) -> Result<Full, StoreError> {
@@ -24,6 +25,7 @@ async fn load_full(store: &Store, id: &str) -> Result<Full, StoreError> {
             events: s.events(&id)?,
             journal: s.journal(&id)?,
             samples: s.samples(&id)?,
+            analyses: s.analyses(&id)?,
         })
     })
     .await
@@ -187,6 +189,17 @@ fn markdown(f: &Full) -> String {
         for (p, (n, ok)) in by {
             let _ = writeln!(s, "- {p}: {ok} of {n} samples passed");
         }
+    }
+    // The stored analyses (`chaosduck ai analyze`), each naming its engine.
+    for a in &f.analyses {
+        let _ = writeln!(
+            s,
+            "\n<!-- analysis stored {} by the {} engine -->\n",
+            ts(a.at),
+            a.engine
+        );
+        s.push_str(a.text.trim_end());
+        s.push('\n');
     }
     s
 }

@@ -2,6 +2,7 @@
 //! dashboard.
 
 mod admin;
+mod ai;
 mod check;
 mod inspect;
 mod output;
@@ -185,6 +186,13 @@ pub enum Command {
     },
     /// Print the JSON Schema of experiment files (for editor completion).
     Schema,
+    /// AI assistance: natural language to experiments, analysis, reports, suggestions
+    /// (Anthropic, an OpenAI-compatible server, or the offline engine).
+    Ai {
+        /// What to do.
+        #[command(subcommand)]
+        command: ai::AiCommand,
+    },
     /// The built-in simulated cluster.
     Sandbox {
         /// What to do with it.
@@ -334,6 +342,7 @@ pub async fn dispatch(cli: Cli) -> Exit {
     match &cli.command {
         Command::Validate { files, output } => validate::validate(files, *output),
         Command::Schema => validate::schema(),
+        Command::Ai { command } => ai::dispatch(&cli, command).await,
         Command::Sandbox {
             command: SandboxCommand::Serve(args),
         } => match crate::sandbox::serve(args.clone()).await {

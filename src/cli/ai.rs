@@ -1,0 +1,339 @@
+//! `chaosduck ai ...`: natural language → experiment, analysis, report, suggestions. Every text
+//! names the engine that wrote it; every proposed experiment is vetted and only printed (or
+//! saved): running it goes through `dry-run` and `run` like any file.
+
+use super::{Cli, Exit, fail, open_env};
+use crate::ai::assistant::{self, Answer, Engine, NlResult};
+use crate::ai::evidence;
+use crate::ai::llm::StreamEvent;
+use crate::config::Config;
+use crate::engine::events::EventSink;
+use crate::store::records::Analysis;
+use crate::store::{Store, now_ms};
+use clap::{Subcommand, ValueEnum};
+use std::io::Write;
+use std::path::PathBuf;
+use tokio::sync::mpsc;
+
+/// Output of `ai nl`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum DocFormat {
+    /// The experiment as YAML, with the explanation as comments.
+    #[default]
+    Yaml,
+    /// One JSON object: engine, result, document, explanation.
+    Json,
+}
+
+/// `chaosduck ai ...`
+#[derive(Debug, Subcommand)]
+pub enum AiCommand {
+    /// Turn a request in English or Korean into a validated experiment document (printed, not
+    /// run; `dry-run` it next).
+    Nl {
+        /// The request, e.g. "add 200ms latency to checkout pods in shop for 2 minutes".
+        text: String,
+        /// Use the offline engine even when a model is configured.
+        #[arg(long)]
+        offline: bool,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t)]
+        output: DocFormat,
+        /// Also write the document to this file.
+        #[arg(long, value_name = "FILE")]
+        save: Option<PathBuf>,
+    },
+    /// Analyse a finished experiment (severity, likely cause, recommendations) and store it.
+    Analyze {
+        /// Experiment id (a unique prefix is enough).
+        id: String,
+        /// Use the offline engine.
+        #[arg(long)]
+        offline: bool,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t)]
+        output: super::OutputFormat,
+    },
+    /// A Markdown report of an experiment.
+    Report {
+        /// Experiment id (a unique prefix is enough).
+        id: String,
+        /// Use the offline engine.
+        #[arg(long)]
+        offline: bool,
+        /// Show a model's summary on stderr as it streams in.
+        #[arg(long)]
+        stream: bool,
+    },
+    /// Experiments worth running next, and the resilience trend per namespace.
+    Suggest {
+        /// Only this namespace.
+        #[arg(long, short)]
+        namespace: Option<String>,
+        /// Use the offline engine.
+        #[arg(long)]
+        offline: bool,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t)]
+        output: super::OutputFormat,
+    },
+}
+
+fn engine(cfg: &Config, offline: bool) -> Result<Engine, Exit> {
+    assistant::select(&cfg.ai, offline).map_err(|e| fail(Exit::Invalid, e))
+}
+
+fn header<T>(a: &Answer<T>) -> String {
+    match &a.note {
+        Some(n) => format!("engine: {} ({n})", a.engine),
+        None => format!("engine: {}", a.engine),
+    }
+}
+
+/// Runs an `ai` subcommand.
+pub async fn dispatch(cli: &Cli, cmd: &AiCommand) -> Exit {
+    let cfg = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return fail(Exit::Invalid, e),
+    };
+    match cmd {
+        AiCommand::Nl {
+            text,
+            offline,
+            output,
+            save,
+        } => {
+            let eng = match engine(&cfg, *offline) {
+                Ok(e) => e,
+                Err(x) => return x,
+            };
+            let a = assistant::nl(&eng, text, &cfg, None).await;
+            print_nl(&a, *output, save.as_deref())
+        }
+        AiCommand::Analyze {
+            id,
+            offline,
+            output,
+        } => {
+            let eng = match engine(&cfg, *offline) {
+                Ok(e) => e,
+                Err(x) => return x,
+            };
+            let env = match open_env(cli, EventSink::none()).await {
+                Ok(e) => e,
+                Err(x) => return x,
+            };
+            let (ev, _) = match load(&env.store, id).await {
+                Ok(x) => x,
+                Err(x) => return x,
+            };
+            let a = assistant::analyze(&eng, &ev, &cfg, None).await;
+            let rec = Analysis {
+                at: now_ms(),
+                engine: a.engine.clone(),
+                text: a.result.markdown.clone(),
+            };
+            if let Err(x) = store_analysis(&env.store, &ev.id, rec).await {
+                return x;
+            }
+            match output {
+                super::OutputFormat::Json => {
+                    println!("{}", serde_json::to_string_pretty(&a).unwrap_or_default())
+                }
+                super::OutputFormat::Text => {
+                    println!("<!-- {} -->", header(&a));
+                    print!("{}", a.result.markdown);
+                }
+            }
+            Exit::Ok
+        }
+        AiCommand::Report {
+            id,
+            offline,
+            stream,
+        } => {
+            let eng = match engine(&cfg, *offline) {
+                Ok(e) => e,
+                Err(x) => return x,
+            };
+            let env = match open_env(cli, EventSink::none()).await {
+                Ok(e) => e,
+                Err(x) => return x,
+            };
+            let (ev, stored) = match load(&env.store, id).await {
+                Ok(x) => x,
+                Err(x) => return x,
+            };
+            let (tx, printer) = if *stream {
+                let (tx, mut rx) = mpsc::channel::<StreamEvent>(64);
+                let h = tokio::spawn(async move {
+                    let mut err = std::io::stderr();
+                    while let Some(ev) = rx.recv().await {
+                        if let StreamEvent::Text(t) = ev {
+                            let _ = err.write_all(t.as_bytes());
+                            let _ = err.flush();
+                        }
+                    }
+                    let _ = writeln!(err);
+                });
+                (Some(tx), Some(h))
+            } else {
+                (None, None)
+            };
+            let a = assistant::report(&eng, &ev, &cfg, tx.as_ref()).await;
+            drop(tx);
+            if let Some(h) = printer {
+                let _ = h.await;
+            }
+            if stored.is_empty() {
+                let rec = Analysis {
+                    at: now_ms(),
+                    engine: a.engine.clone(),
+                    text: a.result.analysis.markdown.clone(),
+                };
+                if let Err(x) = store_analysis(&env.store, &ev.id, rec).await {
+                    return x;
+                }
+            }
+            println!("<!-- {} -->", header(&a));
+            print!("{}", a.result.markdown);
+            Exit::Ok
+        }
+        AiCommand::Suggest {
+            namespace,
+            offline,
+            output,
+        } => {
+            let eng = match engine(&cfg, *offline) {
+                Ok(e) => e,
+                Err(x) => return x,
+            };
+            let env = match open_env(cli, EventSink::none()).await {
+                Ok(e) => e,
+                Err(x) => return x,
+            };
+            let s = env.store.clone();
+            let recs = match tokio::task::spawn_blocking(move || s.experiments()).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => return fail(Exit::Failed, e),
+                Err(e) => return fail(Exit::Failed, e),
+            };
+            let a = assistant::suggestions(&eng, &recs, namespace.as_deref(), &cfg).await;
+            match output {
+                super::OutputFormat::Json => {
+                    println!("{}", serde_json::to_string_pretty(&a).unwrap_or_default())
+                }
+                super::OutputFormat::Text => print_suggestions(&a),
+            }
+            Exit::Ok
+        }
+    }
+}
+
+async fn load(store: &Store, id: &str) -> Result<(evidence::Evidence, Vec<Analysis>), Exit> {
+    let (s, id) = (store.clone(), id.to_string());
+    match tokio::task::spawn_blocking(move || evidence::load(&s, &id)).await {
+        Ok(Ok(x)) => Ok(x),
+        Ok(Err(e)) => Err(fail(Exit::Invalid, e)),
+        Err(e) => Err(fail(Exit::Failed, e)),
+    }
+}
+
+async fn store_analysis(store: &Store, id: &str, a: Analysis) -> Result<(), Exit> {
+    let (s, id) = (store.clone(), id.to_string());
+    match tokio::task::spawn_blocking(move || s.append_analysis(&id, &a)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(fail(Exit::Failed, e)),
+        Err(e) => Err(fail(Exit::Failed, e)),
+    }
+}
+
+fn comment(s: &str) -> String {
+    s.lines().map(|l| format!("# {l}\n")).collect()
+}
+
+fn print_nl(a: &Answer<NlResult>, output: DocFormat, save: Option<&std::path::Path>) -> Exit {
+    if output == DocFormat::Json {
+        println!("{}", serde_json::to_string_pretty(a).unwrap_or_default());
+    }
+    match &a.result {
+        NlResult::Proposal {
+            vetted,
+            explanation,
+        } => {
+            if output == DocFormat::Yaml {
+                print!("{}", comment(&header(a)));
+                print!("{}", comment(explanation));
+                for n in &vetted.notes {
+                    print!("{}", comment(n));
+                }
+                print!("{}", vetted.yaml);
+            }
+            if let Some(p) = save {
+                let body = format!(
+                    "{}{}{}",
+                    comment(&header(a)),
+                    comment(explanation),
+                    vetted.yaml
+                );
+                if let Err(e) = std::fs::write(p, body) {
+                    return fail(Exit::Failed, format!("cannot write {}: {e}", p.display()));
+                }
+                eprintln!(
+                    "chaosduck: wrote {}; next: chaosduck dry-run {}",
+                    p.display(),
+                    p.display()
+                );
+            }
+            Exit::Ok
+        }
+        NlResult::Clarify { message } => {
+            if output == DocFormat::Yaml {
+                eprintln!("chaosduck: {} — {message}", header(a));
+            }
+            Exit::Invalid
+        }
+        NlResult::Refused {
+            refused,
+            explanation,
+        } => {
+            if output == DocFormat::Yaml {
+                eprintln!("chaosduck: {} — the request was refused:", header(a));
+                for r in &refused.refusals {
+                    eprintln!("  DENY {:<20} {}", r.rule, r.message);
+                }
+                if !explanation.is_empty() {
+                    eprintln!("  ({explanation})");
+                }
+            }
+            Exit::Refused
+        }
+    }
+}
+
+fn print_suggestions(a: &Answer<assistant::Suggestions>) {
+    println!("# {}", header(a));
+    let s = &a.result;
+    if !s.trends.is_empty() {
+        println!("# resilience trend (documented score, one point per experiment):");
+        for t in &s.trends {
+            println!(
+                "#   {:<20} {} experiment(s), mean {}{}",
+                t.scope,
+                t.points.len(),
+                t.mean.map_or("-".into(), |m| format!("{m:.0}")),
+                t.change
+                    .map(|c| format!(", change {c:+.0} (newer half vs older half)"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    for d in &s.dropped {
+        println!("# {d}");
+    }
+    for (why, v) in &s.items {
+        println!("---");
+        print!("{}", comment(why));
+        print!("{}", v.yaml);
+    }
+}
