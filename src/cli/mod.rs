@@ -9,6 +9,8 @@ mod validate;
 
 use crate::config::Config;
 use crate::engine::Engines;
+use crate::engine::aws::AwsBackend;
+use crate::engine::aws::client::AwsSettings;
 use crate::engine::events::EventSink;
 use crate::engine::runner::RunContext;
 use crate::engine::supervisor::Supervisor;
@@ -93,6 +95,15 @@ pub struct Cli {
     /// and for tests; see README).
     #[arg(long, global = true, env = "CHAOSDUCK_WORLD", value_name = "DIR")]
     pub world: Option<PathBuf>,
+    /// AWS profile (as the AWS CLI's --profile); the standard credential chain otherwise.
+    #[arg(long, global = true, env = "AWS_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+    /// AWS region for targets that name none (as the AWS CLI's --region).
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+    /// AWS endpoint for every service: an emulator or the sandbox account.
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    pub aws_endpoint_url: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -152,6 +163,12 @@ pub enum Command {
     },
     /// Revert every journal entry a dead process left open.
     Recover {
+        /// Also restore AWS changes from their `chaosduck:*` tags alone (for a lost journal).
+        #[arg(long)]
+        sweep: bool,
+        /// With --sweep: also restore changes whose expiry has not passed (a run may own them).
+        #[arg(long, requires = "sweep")]
+        force: bool,
         /// Output format.
         #[arg(long, short, value_enum, default_value_t)]
         output: OutputFormat,
@@ -198,7 +215,20 @@ impl Cli {
         if let Some(w) = &self.world {
             e = e.with(Arc::new(TestWorld::new(w)));
         }
+        let aws = self.aws_settings();
+        if aws.configured() {
+            e = e.with(Arc::new(AwsBackend::new(aws)));
+        }
         e
+    }
+
+    /// The AWS settings from the global flags.
+    pub fn aws_settings(&self) -> AwsSettings {
+        AwsSettings {
+            profile: self.profile.clone().filter(|s| !s.is_empty()),
+            region: self.region.clone().filter(|s| !s.is_empty()),
+            endpoint_url: self.aws_endpoint_url.clone().filter(|s| !s.is_empty()),
+        }
     }
 }
 
@@ -282,7 +312,11 @@ pub async fn dispatch(cli: Cli) -> Exit {
         Command::List { output } => inspect::list(&cli, *output).await,
         Command::Show { id, output } => inspect::show(&cli, id, *output).await,
         Command::Export { id, format } => inspect::export(&cli, id, *format).await,
-        Command::Recover { output } => admin::recover(&cli, *output).await,
+        Command::Recover {
+            sweep,
+            force,
+            output,
+        } => admin::recover(&cli, *sweep, *force, *output).await,
         Command::Stop => admin::stop(&cli).await,
         Command::Reset => admin::reset(&cli).await,
     }

@@ -1,6 +1,7 @@
 //! Fault engines and the runner. Each backend plans, applies and reverts; the runner is the only
 //! caller, and it journals every step.
 
+pub mod aws;
 pub mod events;
 pub mod lifecycle;
 pub mod plan;

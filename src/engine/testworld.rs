@@ -204,7 +204,13 @@ impl FaultBackend for TestWorld {
             world,
             marker,
             content,
-        } = &step.action;
+        } = &step.action
+        else {
+            return Err(EngineError::Apply(format!(
+                "the test world cannot apply {:?}",
+                step.action
+            )));
+        };
         let fail = tokio::fs::read_to_string(world.join("fail-apply"))
             .await
             .unwrap_or_default();
@@ -220,7 +226,9 @@ impl FaultBackend for TestWorld {
     }
 
     async fn revert(&self, undo: &UndoRecord) -> Result<RevertOutcome, EngineError> {
-        let UndoRecord::TestWorldUnmark { world, marker } = undo;
+        let UndoRecord::TestWorldUnmark { world, marker } = undo else {
+            return Err(EngineError::NoUndoBackend(undo.summary()));
+        };
         if !marker.ends_with(".fault") || marker.contains('/') {
             return Err(EngineError::Revert(format!(
                 "refusing to remove {marker:?}: not a test-world marker"
