@@ -9,7 +9,9 @@ use std::time::Duration;
 const OBSERVE: Duration = Duration::from_secs(20);
 
 fn exp_body(fault: &str, target: &str, duration: &str) -> String {
-    format!("  fault: {fault}\n  target: {target}\n  duration: {duration}\n  safety: {{blastRadius: 100%}}\n")
+    format!(
+        "  fault: {fault}\n  target: {target}\n  duration: {duration}\n  safety: {{blastRadius: 100%}}\n"
+    )
 }
 
 async fn setup() -> Option<(Moto, Sdk, Net)> {
@@ -21,11 +23,17 @@ async fn setup() -> Option<(Moto, Sdk, Net)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ec2_stop_stops_the_chosen_instances_and_restarts_them() {
-    let Some((moto, sdk, net)) = setup().await else { return };
+    let Some((moto, sdk, net)) = setup().await else {
+        return;
+    };
     let h = AwsHome::new(&moto.url);
     let f = h.experiment(
         "stop",
-        &exp_body("{type: ec2_stop}", "{instances: {tags: {role: web}, count: 2}}", "3s"),
+        &exp_body(
+            "{type: ec2_stop}",
+            "{instances: {tags: {role: web}, count: 2}}",
+            "3s",
+        ),
     );
     let before = fixture::instances(&sdk).await;
     let child = h.spawn(&["run", f.to_str().unwrap()]);
@@ -42,10 +50,18 @@ async fn ec2_stop_stops_the_chosen_instances_and_restarts_them() {
     .await;
     let o = finish(child, Duration::from_secs(60));
     h.assert_no_secret(&text(&o));
-    assert!(seen, "two web instances were never seen stopped: {}", text(&o));
+    assert!(
+        seen,
+        "two web instances were never seen stopped: {}",
+        text(&o)
+    );
     assert_eq!(code(&o), 7, "{}", text(&o)); // no probes: inconclusive
     assert!(text(&o).contains("running again after"), "{}", text(&o));
-    assert_eq!(fixture::instances(&sdk).await, before, "instances not restored exactly");
+    assert_eq!(
+        fixture::instances(&sdk).await,
+        before,
+        "instances not restored exactly"
+    );
     let o = h.run(&["recover"]);
     assert!(text(&o).contains("journal clean"), "{}", text(&o));
     h.assert_store_and_logs_clean();
@@ -53,7 +69,9 @@ async fn ec2_stop_stops_the_chosen_instances_and_restarts_them() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn route_blackhole_restores_targets_of_every_kind() {
-    let Some((moto, sdk, net)) = setup().await else { return };
+    let Some((moto, sdk, net)) = setup().await else {
+        return;
+    };
     let h = AwsHome::new(&moto.url);
     for (cidr, kind) in &net.routes {
         let before = fixture::routes(&sdk, &net.rtb).await;
@@ -63,7 +81,10 @@ async fn route_blackhole_restores_targets_of_every_kind() {
             "hole",
             &exp_body(
                 "{type: route_blackhole}",
-                &format!("{{route: {{routeTable: {}, destinationCidr: {cidr}}}}}", net.rtb),
+                &format!(
+                    "{{route: {{routeTable: {}, destinationCidr: {cidr}}}}}",
+                    net.rtb
+                ),
                 "2s",
             ),
         );
@@ -79,15 +100,27 @@ async fn route_blackhole_restores_targets_of_every_kind() {
         .await;
         let o = finish(child, Duration::from_secs(60));
         let elapsed = started.elapsed();
-        assert!(seen, "{kind}: the route never pointed at the blackhole: {}", text(&o));
+        assert!(
+            seen,
+            "{kind}: the route never pointed at the blackhole: {}",
+            text(&o)
+        );
         assert_eq!(code(&o), 7, "{kind}: {}", text(&o));
         assert_eq!(
             fixture::routes(&sdk, &net.rtb).await,
             before,
             "{kind}: routes not restored exactly"
         );
-        assert_eq!(fixture::interfaces(&sdk).await, enis_before, "{kind}: interface left");
-        assert_eq!(fixture::table_tags(&sdk, &net.rtb).await, tags_before, "{kind}: tags left");
+        assert_eq!(
+            fixture::interfaces(&sdk).await,
+            enis_before,
+            "{kind}: interface left"
+        );
+        assert_eq!(
+            fixture::table_tags(&sdk, &net.rtb).await,
+            tags_before,
+            "{kind}: tags left"
+        );
         eprintln!("route_blackhole {kind}: whole run {elapsed:?}");
     }
     h.assert_store_and_logs_clean();
@@ -95,7 +128,9 @@ async fn route_blackhole_restores_targets_of_every_kind() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn az_outage_swaps_each_subnet_of_the_zone_and_restores_each_association() {
-    let Some((moto, sdk, net)) = setup().await else { return };
+    let Some((moto, sdk, net)) = setup().await else {
+        return;
+    };
     let h = AwsHome::new(&moto.url);
     let (assoc_before, acls_before) = fixture::acls(&sdk, &net.vpc).await;
     let zone_a: Vec<String> = net
@@ -109,7 +144,10 @@ async fn az_outage_swaps_each_subnet_of_the_zone_and_restores_each_association()
         "az",
         &exp_body(
             "{type: az_outage}",
-            &format!("{{availabilityZone: {{vpc: {}, zone: us-east-1a}}}}", net.vpc),
+            &format!(
+                "{{availabilityZone: {{vpc: {}, zone: us-east-1a}}}}",
+                net.vpc
+            ),
             "3s",
         ),
     );
@@ -143,7 +181,11 @@ async fn rds_cluster_failover_changes_the_writer_and_fails_back() {
     let h = AwsHome::new(&moto.url);
     let (_, writer, tags_before) = fixture::cluster(&sdk, &cluster).await;
     let writer = writer.expect("a writer");
-    let target = members.iter().find(|m| **m != writer).expect("a reader").clone();
+    let target = members
+        .iter()
+        .find(|m| **m != writer)
+        .expect("a reader")
+        .clone();
     let f = h.experiment(
         "fo",
         &exp_body(
@@ -163,7 +205,11 @@ async fn rds_cluster_failover_changes_the_writer_and_fails_back() {
     assert!(text(&o).contains("failed back to"), "{}", text(&o));
     let (status, writer_after, tags_after) = fixture::cluster(&sdk, &cluster).await;
     assert_eq!(status, "available");
-    assert_eq!(writer_after.as_deref(), Some(writer.as_str()), "no fail-back");
+    assert_eq!(
+        writer_after.as_deref(),
+        Some(writer.as_str()),
+        "no fail-back"
+    );
     assert_eq!(tags_after, tags_before, "tags left on the cluster");
 }
 
@@ -175,7 +221,11 @@ async fn rds_multi_az_instance_failover_waits_for_available() {
     let h = AwsHome::new(&moto.url);
     let f = h.experiment(
         "fo-i",
-        &exp_body("{type: rds_failover}", &format!("{{dbInstance: {{id: {inst}}}}}"), "1s"),
+        &exp_body(
+            "{type: rds_failover}",
+            &format!("{{dbInstance: {{id: {inst}}}}}"),
+            "1s",
+        ),
     );
     let o = h.run(&["run", f.to_str().unwrap()]);
     assert_eq!(code(&o), 7, "{}", text(&o));
@@ -199,7 +249,9 @@ async fn rds_multi_az_instance_failover_waits_for_available() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_lists_every_resource_and_undo_call_and_changes_nothing() {
-    let Some((moto, sdk, net)) = setup().await else { return };
+    let Some((moto, sdk, net)) = setup().await else {
+        return;
+    };
     let h = AwsHome::new(&moto.url);
     let before = (
         fixture::routes(&sdk, &net.rtb).await,
@@ -210,7 +262,10 @@ async fn dry_run_lists_every_resource_and_undo_call_and_changes_nothing() {
         "az",
         &exp_body(
             "{type: az_outage}",
-            &format!("{{availabilityZone: {{vpc: {}, zone: us-east-1a}}}}", net.vpc),
+            &format!(
+                "{{availabilityZone: {{vpc: {}, zone: us-east-1a}}}}",
+                net.vpc
+            ),
             "3s",
         ),
     );
@@ -227,13 +282,19 @@ async fn dry_run_lists_every_resource_and_undo_call_and_changes_nothing() {
         "hole",
         &exp_body(
             "{type: route_blackhole}",
-            &format!("{{route: {{routeTable: {}, destinationCidr: 10.1.0.0/16}}}}", net.rtb),
+            &format!(
+                "{{route: {{routeTable: {}, destinationCidr: 10.1.0.0/16}}}}",
+                net.rtb
+            ),
             "3s",
         ),
     );
     let o = h.run(&["dry-run", f.to_str().unwrap()]);
     let t = text(&o);
-    assert!(t.contains("ec2:ReplaceRoute") && t.contains("nat-gateway nat-"), "{t}");
+    assert!(
+        t.contains("ec2:ReplaceRoute") && t.contains("nat-gateway nat-"),
+        "{t}"
+    );
     assert!(t.contains("undo: ec2:DeleteNetworkInterface"), "{t}");
     let after = (
         fixture::routes(&sdk, &net.rtb).await,
@@ -245,17 +306,32 @@ async fn dry_run_lists_every_resource_and_undo_call_and_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guardrails_refuse_untagged_targets_and_foreign_regions_and_accounts() {
-    let Some((moto, sdk, net)) = setup().await else { return };
+    let Some((moto, sdk, net)) = setup().await else {
+        return;
+    };
     let h = AwsHome::new(&moto.url);
     let before = fixture::instances(&sdk).await;
     let f = h.experiment(
         "stop",
-        &exp_body("{type: ec2_stop}", "{instances: {tags: {role: web}, count: 1}}", "1s"),
+        &exp_body(
+            "{type: ec2_stop}",
+            "{instances: {tags: {role: web}, count: 1}}",
+            "1s",
+        ),
     );
     for (cfg, rule) in [
-        ("[aws]\nrequired_tags = { chaos = \"allowed\" }\n", "required-tags"),
-        ("[aws]\nallowed_regions = [\"eu-west-1\"]\n", "allowed-regions"),
-        ("[aws]\nallowed_accounts = [\"999999999999\"]\n", "allowed-accounts"),
+        (
+            "[aws]\nrequired_tags = { chaos = \"allowed\" }\n",
+            "required-tags",
+        ),
+        (
+            "[aws]\nallowed_regions = [\"eu-west-1\"]\n",
+            "allowed-regions",
+        ),
+        (
+            "[aws]\nallowed_accounts = [\"999999999999\"]\n",
+            "allowed-accounts",
+        ),
     ] {
         let c = h.config(cfg);
         let o = h.run(&["--config", c.to_str().unwrap(), "run", f.to_str().unwrap()]);
@@ -266,7 +342,12 @@ async fn guardrails_refuse_untagged_targets_and_foreign_regions_and_accounts() {
     let c = h.config(
         "[aws]\nrequired_tags = { env = \"chaos\" }\nallowed_regions = [\"us-east-1\"]\nallowed_accounts = [\"123456789012\"]\n",
     );
-    let o = h.run(&["--config", c.to_str().unwrap(), "dry-run", f.to_str().unwrap()]);
+    let o = h.run(&[
+        "--config",
+        c.to_str().unwrap(),
+        "dry-run",
+        f.to_str().unwrap(),
+    ]);
     assert_eq!(code(&o), 0, "{}", text(&o));
     assert_eq!(fixture::instances(&sdk).await, before);
     // The blast radius counts instances.

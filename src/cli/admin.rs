@@ -52,7 +52,10 @@ pub async fn recover(cli: &Cli, sweep: bool, force: bool, output: OutputFormat) 
             for s in &sweeps {
                 println!("sweep of {}: {} artefact(s)", s.region, s.items.len());
                 for i in &s.items {
-                    println!("  {:<8} {} ({}): {}", i.outcome, i.resource, i.experiment, i.message);
+                    println!(
+                        "  {:<8} {} ({}): {}",
+                        i.outcome, i.resource, i.experiment, i.message
+                    );
                 }
                 for e in &s.service_errors {
                     println!("  failed   {e}");

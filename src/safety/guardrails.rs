@@ -267,7 +267,10 @@ fn aws_scope_rule(
         name,
         outside.is_empty(),
         if outside.is_empty() {
-            format!("every target is in an allowed {what} ({})", allowed.join(", "))
+            format!(
+                "every target is in an allowed {what} ({})",
+                allowed.join(", ")
+            )
         } else {
             format!(
                 "{} outside {key} {:?}; choose targets there or extend {key}",

@@ -41,11 +41,17 @@ async fn instance(sdk: &Sdk, subnet: &str, role: &str) -> String {
         .min_count(1)
         .max_count(1)
         .subnet_id(subnet)
-        .tag_specifications(tags(ResourceType::Instance, &[("role", role), ("env", "chaos")]))
+        .tag_specifications(tags(
+            ResourceType::Instance,
+            &[("role", role), ("env", "chaos")],
+        ))
         .send()
         .await
         .expect("RunInstances");
-    r.instances()[0].instance_id().expect("instance id").to_string()
+    r.instances()[0]
+        .instance_id()
+        .expect("instance id")
+        .to_string()
 }
 
 /// Builds the network and instances.
@@ -205,8 +211,16 @@ pub async fn build(sdk: &Sdk) -> Net {
             .route_table_id(&rtb)
             .destination_cidr_block(cidr)
     };
-    route("0.0.0.0/0").gateway_id(&igw).send().await.expect("route igw");
-    route("10.1.0.0/16").nat_gateway_id(&nat).send().await.expect("route nat");
+    route("0.0.0.0/0")
+        .gateway_id(&igw)
+        .send()
+        .await
+        .expect("route igw");
+    route("10.1.0.0/16")
+        .nat_gateway_id(&nat)
+        .send()
+        .await
+        .expect("route nat");
     route("10.2.0.0/16")
         .network_interface_id(&eni)
         .send()
@@ -341,7 +355,12 @@ pub async fn build_rds(sdk: &Sdk) -> (String, Vec<String>, String) {
         .engine("aurora-postgresql")
         .master_username("admin")
         .master_user_password("not-a-secret-1")
-        .tags(aws_sdk_rds::types::Tag::builder().key("env").value("chaos").build())
+        .tags(
+            aws_sdk_rds::types::Tag::builder()
+                .key("env")
+                .value("chaos")
+                .build(),
+        )
         .send()
         .await
         .expect("CreateDBCluster");
@@ -365,7 +384,12 @@ pub async fn build_rds(sdk: &Sdk) -> (String, Vec<String>, String) {
         .master_username("admin")
         .master_user_password("not-a-secret-1")
         .multi_az(true)
-        .tags(aws_sdk_rds::types::Tag::builder().key("env").value("chaos").build())
+        .tags(
+            aws_sdk_rds::types::Tag::builder()
+                .key("env")
+                .value("chaos")
+                .build(),
+        )
         .send()
         .await
         .expect("CreateDBInstance multi-az");
@@ -393,5 +417,47 @@ pub async fn cluster(sdk: &Sdk, id: &str) -> (String, Option<String>, BTreeMap<S
             .iter()
             .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
             .collect(),
+    )
+}
+
+/// Everything the faults touch, as one comparable value: routes and route-table tags, network
+/// interfaces, ACL associations and ACLs, subnet tags, instance states and tags, and the
+/// cluster's status, writer and tags (when it exists).
+pub async fn snapshot(sdk: &Sdk, net: &Net) -> String {
+    let subnets = sdk
+        .ec2
+        .describe_subnets()
+        .filters(filter("vpc-id", &net.vpc))
+        .send()
+        .await
+        .expect("DescribeSubnets");
+    let subnet_tags: BTreeMap<String, BTreeMap<String, String>> = subnets
+        .subnets()
+        .iter()
+        .map(|s| {
+            (
+                s.subnet_id().unwrap_or_default().to_string(),
+                tag_map(s.tags()),
+            )
+        })
+        .collect();
+    let cluster = match sdk
+        .rds
+        .describe_db_clusters()
+        .db_cluster_identifier("orders")
+        .send()
+        .await
+    {
+        Ok(_) => format!("{:?}", cluster(sdk, "orders").await),
+        Err(_) => String::new(),
+    };
+    format!(
+        "routes {:#?}\ntable tags {:#?}\ninterfaces {:#?}\nacls {:#?}\nsubnet tags {:#?}\ninstances {:#?}\ncluster {cluster}",
+        routes(sdk, &net.rtb).await,
+        table_tags(sdk, &net.rtb).await,
+        interfaces(sdk).await,
+        acls(sdk, &net.vpc).await,
+        subnet_tags,
+        instances(sdk).await,
     )
 }

@@ -58,7 +58,10 @@ pub fn http(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, Str
     let mut out = String::new();
     s.read_to_string(&mut out).ok()?;
     let status = out.split_whitespace().nth(1)?.parse().ok()?;
-    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     Some((status, body))
 }
 
@@ -163,7 +166,10 @@ pub struct AwsHome {
 
 impl AwsHome {
     pub fn new(url: &str) -> AwsHome {
-        let dir = tempfile::Builder::new().prefix("cdaws").tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("cdaws")
+            .tempdir()
+            .expect("tempdir");
         std::fs::create_dir_all(dir.path().join("run")).expect("run dir");
         AwsHome {
             dir,
@@ -201,7 +207,10 @@ impl AwsHome {
             .env("AWS_REGION", REGION)
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_CONFIG_FILE", self.path().join("no-aws-config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", self.path().join("no-aws-credentials"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                self.path().join("no-aws-credentials"),
+            )
             .env("CHAOSDUCK_AWS_WAIT_TIMEOUT", "60s")
             .arg("--db")
             .arg(self.db());
@@ -232,7 +241,10 @@ impl AwsHome {
     }
 
     pub fn assert_no_secret(&self, s: &str) {
-        assert!(!s.contains(SECRET), "the secret key leaked into output:\n{s}");
+        assert!(
+            !s.contains(SECRET),
+            "the secret key leaked into output:\n{s}"
+        );
     }
 
     /// Neither the store nor the logs hold the secret.

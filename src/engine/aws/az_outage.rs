@@ -91,7 +91,11 @@ pub async fn find_acls(
 
 /// Plans the outage of one zone.
 pub async fn plan(b: &AwsBackend, t: &AzTarget, mark: &AwsMark) -> Result<Plan, EngineError> {
-    let c = b.clients().get(t.region.as_deref()).await.map_err(plan_err)?;
+    let c = b
+        .clients()
+        .get(t.region.as_deref())
+        .await
+        .map_err(plan_err)?;
     let r = c
         .ec2
         .describe_subnets()

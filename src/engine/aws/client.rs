@@ -203,9 +203,7 @@ pub enum AwsError {
         detail: String,
     },
     /// The endpoint could not be reached or timed out.
-    #[error(
-        "{op}: cannot reach AWS ({detail}); check the network, --region and AWS_ENDPOINT_URL"
-    )]
+    #[error("{op}: cannot reach AWS ({detail}); check the network, --region and AWS_ENDPOINT_URL")]
     Unreachable {
         /// The API call.
         op: String,
@@ -352,14 +350,26 @@ mod tests {
 
     #[test]
     fn codes_map_to_classes_with_next_steps() {
-        let t = classify_code("ec2:StopInstances".into(), "RequestLimitExceeded".into(), "x".into());
+        let t = classify_code(
+            "ec2:StopInstances".into(),
+            "RequestLimitExceeded".into(),
+            "x".into(),
+        );
         assert!(matches!(t, AwsError::Throttled { .. }));
         assert!(t.to_string().contains("chaosduck recover"));
-        let a = classify_code("ec2:StopInstances".into(), "UnauthorizedOperation".into(), "no".into());
+        let a = classify_code(
+            "ec2:StopInstances".into(),
+            "UnauthorizedOperation".into(),
+            "no".into(),
+        );
         assert!(a.to_string().contains("--profile"), "{a}");
         assert!(
-            classify_code("x".into(), "InvalidRouteTableID.NotFound".into(), "m".into())
-                .is_not_found()
+            classify_code(
+                "x".into(),
+                "InvalidRouteTableID.NotFound".into(),
+                "m".into()
+            )
+            .is_not_found()
         );
         assert!(
             classify_code("x".into(), "DBClusterNotFoundFault".into(), "m".into()).is_not_found()

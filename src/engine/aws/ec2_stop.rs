@@ -75,7 +75,10 @@ pub async fn describe(
                 });
             }
         }
-        token = resp.next_token().filter(|t| !t.is_empty()).map(str::to_string);
+        token = resp
+            .next_token()
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
         if token.is_none() {
             break;
         }
@@ -103,12 +106,19 @@ pub async fn plan(
             "the instances target names no ids and no tags, which would select every instance; add one",
         ));
     }
-    let c = b.clients().get(t.region.as_deref()).await.map_err(plan_err)?;
+    let c = b
+        .clients()
+        .get(t.region.as_deref())
+        .await
+        .map_err(plan_err)?;
     let all = describe(&c, &t.ids, &t.tags).await.map_err(plan_err)?;
     let mut notes = Vec::new();
     for id in &t.ids {
         if !all.iter().any(|i| &i.id == id) {
-            notes.push(format!("instance {id} not found in {} (or terminated)", c.region));
+            notes.push(format!(
+                "instance {id} not found in {} (or terminated)",
+                c.region
+            ));
         }
     }
     let in_asg: Vec<String> = all
@@ -125,10 +135,11 @@ pub async fn plan(
     for i in all.iter().filter(|i| i.state != "running") {
         notes.push(format!("{} is {}, not running: left out", i.id, i.state));
     }
-    if let Some(other) = running
-        .iter()
-        .find_map(|i| i.tags.get(TAG_EXPERIMENT).map(|e| (i.id.clone(), e.clone())))
-    {
+    if let Some(other) = running.iter().find_map(|i| {
+        i.tags
+            .get(TAG_EXPERIMENT)
+            .map(|e| (i.id.clone(), e.clone()))
+    }) {
         return Err(plan_err(format!(
             "{} still carries {TAG_EXPERIMENT}={} from an earlier run; run `chaosduck recover --sweep` first",
             other.0, other.1
@@ -238,7 +249,9 @@ pub async fn restart(b: &AwsBackend, c: &Clients, id: &str) -> Result<String, Aw
         })
         .await?;
     match state.as_deref() {
-        None | Some("terminated") => return Ok(format!("{id} is gone (terminated): nothing to start")),
+        None | Some("terminated") => {
+            return Ok(format!("{id} is gone (terminated): nothing to start"));
+        }
         Some("stopped") => {
             // A concurrent state change makes EC2 answer IncorrectInstanceState: retry briefly.
             waits
@@ -296,7 +309,10 @@ pub async fn revert(b: &AwsBackend, undo: &UndoRecord) -> Result<RevertOutcome, 
     if info.tags.get(TAG_EXPERIMENT) != Some(experiment) {
         // The tag is written before the stop: without it, the stop never happened.
         return Ok(RevertOutcome {
-            note: Some(format!("{instance_id} was never stopped by this run ({})", info.state)),
+            note: Some(format!(
+                "{instance_id} was never stopped by this run ({})",
+                info.state
+            )),
         });
     }
     let note = restart(b, &c, instance_id).await.map_err(revert_err)?;

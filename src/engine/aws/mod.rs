@@ -88,7 +88,9 @@ impl WaitPolicy {
                     message: format!(
                         "not reached within {}{}; run `chaosduck recover` later to finish",
                         humantime::format_duration(self.timeout),
-                        last_err.map(|e| format!(" (last error: {e})")).unwrap_or_default()
+                        last_err
+                            .map(|e| format!(" (last error: {e})"))
+                            .unwrap_or_default()
                     ),
                 });
             }
@@ -168,7 +170,12 @@ pub(crate) fn ec2_mark_tags(mark: &AwsMark) -> Vec<aws_sdk_ec2::types::Tag> {
 /// EC2 tags as a map.
 pub(crate) fn ec2_tag_map(tags: &[aws_sdk_ec2::types::Tag]) -> BTreeMap<String, String> {
     tags.iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
         .collect()
 }
 

@@ -34,13 +34,24 @@ pub struct ClusterInfo {
 
 fn rds_tags(t: &[aws_sdk_rds::types::Tag]) -> BTreeMap<String, String> {
     t.iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
         .collect()
 }
 
 /// Describes one cluster; `None` when it does not exist.
 pub async fn describe_cluster(c: &Clients, id: &str) -> Result<Option<ClusterInfo>, AwsError> {
-    let r = match c.rds.describe_db_clusters().db_cluster_identifier(id).send().await {
+    let r = match c
+        .rds
+        .describe_db_clusters()
+        .db_cluster_identifier(id)
+        .send()
+        .await
+    {
         Ok(r) => r,
         Err(e) => {
             return match classify("rds:DescribeDBClusters", e) {
@@ -90,7 +101,13 @@ pub struct DbInstanceInfo {
 
 /// Describes one DB instance; `None` when it does not exist.
 pub async fn describe_instance(c: &Clients, id: &str) -> Result<Option<DbInstanceInfo>, AwsError> {
-    let r = match c.rds.describe_db_instances().db_instance_identifier(id).send().await {
+    let r = match c
+        .rds
+        .describe_db_instances()
+        .db_instance_identifier(id)
+        .send()
+        .await
+    {
         Ok(r) => r,
         Err(e) => {
             return match classify("rds:DescribeDBInstances", e) {
@@ -119,7 +136,11 @@ pub async fn plan_cluster(
     t: &DbClusterTarget,
     mark: &AwsMark,
 ) -> Result<Plan, EngineError> {
-    let c = b.clients().get(t.region.as_deref()).await.map_err(plan_err)?;
+    let c = b
+        .clients()
+        .get(t.region.as_deref())
+        .await
+        .map_err(plan_err)?;
     let Some(cl) = describe_cluster(&c, &t.id).await.map_err(plan_err)? else {
         return Err(plan_err(format!(
             "DB cluster {} not found in {}; check target.dbCluster.id and the region",
@@ -133,7 +154,10 @@ pub async fn plan_cluster(
         )));
     }
     let Some(writer) = cl.writer.clone() else {
-        return Err(plan_err(format!("DB cluster {} has no writer instance", t.id)));
+        return Err(plan_err(format!(
+            "DB cluster {} has no writer instance",
+            t.id
+        )));
     };
     if cl.members.len() < 2 {
         return Err(plan_err(format!(
@@ -212,7 +236,11 @@ pub async fn plan_instance(
             "targetInstance and failBack apply to DB clusters only; a Multi-AZ instance fails over to its standby",
         ));
     }
-    let c = b.clients().get(t.region.as_deref()).await.map_err(plan_err)?;
+    let c = b
+        .clients()
+        .get(t.region.as_deref())
+        .await
+        .map_err(plan_err)?;
     let Some(inst) = describe_instance(&c, &t.id).await.map_err(plan_err)? else {
         return Err(plan_err(format!(
             "DB instance {} not found in {}; check target.dbInstance.id and the region",
@@ -269,7 +297,11 @@ fn tag(k: &str, v: &str) -> aws_sdk_rds::types::Tag {
     aws_sdk_rds::types::Tag::builder().key(k).value(v).build()
 }
 
-async fn add_tags(c: &Clients, arn: &str, tags: Vec<aws_sdk_rds::types::Tag>) -> Result<(), AwsError> {
+async fn add_tags(
+    c: &Clients,
+    arn: &str,
+    tags: Vec<aws_sdk_rds::types::Tag>,
+) -> Result<(), AwsError> {
     c.rds
         .add_tags_to_resource()
         .resource_name(arn)
@@ -393,7 +425,9 @@ pub async fn settle_cluster(
         start.elapsed().as_secs_f64()
     );
     if !ours {
-        return Ok(format!("{cluster} was never failed over by this run (writer {after})"));
+        return Ok(format!(
+            "{cluster} was never failed over by this run (writer {after})"
+        ));
     }
     if fail_back && cl.writer.as_deref() != Some(original_writer) {
         if !cl.members.iter().any(|m| m == original_writer) {
@@ -413,11 +447,16 @@ pub async fn settle_cluster(
             .await
             .map_err(|e| classify("rds:FailoverDBCluster", e))?;
         b.waits()
-            .until(&format!("{cluster} to fail back to {original_writer}"), || async {
-                let cl = describe_cluster(c, cluster).await?.ok_or_else(missing)?;
-                Ok((cl.status == "available" && cl.writer.as_deref() == Some(original_writer))
-                    .then_some(()))
-            })
+            .until(
+                &format!("{cluster} to fail back to {original_writer}"),
+                || async {
+                    let cl = describe_cluster(c, cluster).await?.ok_or_else(missing)?;
+                    Ok(
+                        (cl.status == "available" && cl.writer.as_deref() == Some(original_writer))
+                            .then_some(()),
+                    )
+                },
+            )
             .await?;
         note.push_str(&format!(
             "; failed back to {original_writer} after {:.1}s",
@@ -469,9 +508,16 @@ pub async fn revert(b: &AwsBackend, undo: &UndoRecord) -> Result<RevertOutcome, 
             experiment,
         } => {
             let c = b.clients().get(Some(region)).await.map_err(revert_err)?;
-            let note = settle_cluster(b, &c, cluster, original_writer, *fail_back, Some(experiment))
-                .await
-                .map_err(revert_err)?;
+            let note = settle_cluster(
+                b,
+                &c,
+                cluster,
+                original_writer,
+                *fail_back,
+                Some(experiment),
+            )
+            .await
+            .map_err(revert_err)?;
             Ok(RevertOutcome { note: Some(note) })
         }
         UndoRecord::AwsSettleDbInstance {

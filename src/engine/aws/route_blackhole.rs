@@ -62,7 +62,13 @@ pub fn target_of(r: &Route) -> Option<RouteTargetSpec> {
 
 /// The route table, or `None` when it does not exist.
 pub async fn describe_table(c: &Clients, id: &str) -> Result<Option<RouteTable>, AwsError> {
-    match c.ec2.describe_route_tables().route_table_ids(id).send().await {
+    match c
+        .ec2
+        .describe_route_tables()
+        .route_table_ids(id)
+        .send()
+        .await
+    {
         Ok(r) => Ok(r
             .route_tables()
             .iter()
@@ -94,7 +100,10 @@ pub async fn find_interfaces(
         .ec2
         .describe_network_interfaces()
         .filters(ec2_filter(&format!("tag:{TAG_EXPERIMENT}"), &[experiment]))
-        .filters(ec2_filter(&format!("tag:{TAG_ROUTE_TABLE}"), &[route_table]))
+        .filters(ec2_filter(
+            &format!("tag:{TAG_ROUTE_TABLE}"),
+            &[route_table],
+        ))
         .send()
         .await
         .map_err(|e| classify("ec2:DescribeNetworkInterfaces", e))?;
@@ -199,7 +208,11 @@ pub async fn plan(b: &AwsBackend, t: &RouteTarget, mark: &AwsMark) -> Result<Pla
             "destinationCidr {cidr:?} is not an IPv4 CIDR such as 0.0.0.0/0 (IPv6 routes are not supported yet)"
         )));
     }
-    let c = b.clients().get(t.region.as_deref()).await.map_err(plan_err)?;
+    let c = b
+        .clients()
+        .get(t.region.as_deref())
+        .await
+        .map_err(plan_err)?;
     let Some(table) = describe_table(&c, &t.route_table).await.map_err(plan_err)? else {
         return Err(plan_err(format!(
             "route table {} not found in {}; check target.route.routeTable and the region",
@@ -403,7 +416,9 @@ pub async fn apply(b: &AwsBackend, action: &Action) -> Result<(), EngineError> {
             let r = if original.is_some() {
                 match replace_route(&c, route_table, destination_cidr, &spec).await {
                     // The route vanished since the plan: create it (revert restores the original).
-                    Err(e) if e.is_not_found() && e.code() != Some("InvalidRouteTableID.NotFound") => {
+                    Err(e)
+                        if e.is_not_found() && e.code() != Some("InvalidRouteTableID.NotFound") =>
+                    {
                         create_route(&c, route_table, destination_cidr, &spec).await
                     }
                     r => r,
@@ -460,7 +475,9 @@ pub async fn restore_route(
             code: "InvalidRouteTableID.NotFound".into(),
             message: format!(
                 "route table {route_table} no longer exists, so its route {cidr} cannot be restored to {}; the undo stays in the journal — check the VPC by hand",
-                original.as_ref().map_or("(no route)".into(), |o| o.to_string())
+                original
+                    .as_ref()
+                    .map_or("(no route)".into(), |o| o.to_string())
             ),
         });
     };
@@ -483,7 +500,9 @@ pub async fn restore_route(
             create_route(c, route_table, cidr, o).await?;
             format!("{route_table} {cidr} recreated to {o}")
         }
-        (Some(o), None) => format!("{route_table} {cidr} was never changed (no route; expected {o})"),
+        (Some(o), None) => {
+            format!("{route_table} {cidr} was never changed (no route; expected {o})")
+        }
         (Some(o), Some(cur)) => {
             return Err(AwsError::Api {
                 op: "restore route".into(),

@@ -8,7 +8,10 @@ use super::records::{
     TAG_ORIGINAL_ACL, TAG_ORIGINAL_ROUTE_PREFIX, TAG_ORIGINAL_WRITER, TAG_PRIOR_STATE,
     TAG_ROUTE_TABLE,
 };
-use super::{AwsBackend, az_outage, ec2_filter, ec2_stop, ec2_tag_map, expired, rds_failover, route_blackhole};
+use super::{
+    AwsBackend, az_outage, ec2_filter, ec2_stop, ec2_tag_map, expired, rds_failover,
+    route_blackhole,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -69,7 +72,11 @@ impl SweepReport {
 }
 
 /// Sweeps one region (the default when `None`).
-pub async fn sweep(b: &AwsBackend, region: Option<&str>, force: bool) -> Result<SweepReport, AwsError> {
+pub async fn sweep(
+    b: &AwsBackend,
+    region: Option<&str>,
+    force: bool,
+) -> Result<SweepReport, AwsError> {
     let c = b.clients().get(region).await?;
     let mut rep = SweepReport {
         region: c.region.clone(),
@@ -104,15 +111,21 @@ async fn sweep_routes(
         .await
         .map_err(|e| classify("ec2:DescribeRouteTables", e))?;
     for t in tables.route_tables() {
-        let Some(id) = t.route_table_id() else { continue };
+        let Some(id) = t.route_table_id() else {
+            continue;
+        };
         let tags = ec2_tag_map(t.tags());
-        let Some(exp) = tags.get(TAG_EXPERIMENT).cloned() else { continue };
+        let Some(exp) = tags.get(TAG_EXPERIMENT).cloned() else {
+            continue;
+        };
         if !due(&tags) {
             rep.skip(id, &tags);
             continue;
         }
         for (k, v) in &tags {
-            let Some(cidr) = k.strip_prefix(TAG_ORIGINAL_ROUTE_PREFIX) else { continue };
+            let Some(cidr) = k.strip_prefix(TAG_ORIGINAL_ROUTE_PREFIX) else {
+                continue;
+            };
             let original = RouteTargetSpec::decode(v);
             let r = route_blackhole::restore_route(c, id, cidr, &original, &exp).await;
             rep.record(&format!("{id}/{cidr}"), &exp, r);
@@ -126,7 +139,9 @@ async fn sweep_routes(
         .await
         .map_err(|e| classify("ec2:DescribeNetworkInterfaces", e))?;
     for n in enis.network_interfaces() {
-        let Some(id) = n.network_interface_id() else { continue };
+        let Some(id) = n.network_interface_id() else {
+            continue;
+        };
         let tags = ec2_tag_map(n.tag_set());
         let (Some(exp), Some(rtb), Some(cidr)) = (
             tags.get(TAG_EXPERIMENT),
@@ -160,7 +175,9 @@ async fn sweep_acls(
     for s in subnets.subnets() {
         let Some(id) = s.subnet_id() else { continue };
         let tags = ec2_tag_map(s.tags());
-        let Some(orig) = tags.get(TAG_ORIGINAL_ACL) else { continue };
+        let Some(orig) = tags.get(TAG_ORIGINAL_ACL) else {
+            continue;
+        };
         let exp = tags.get(TAG_EXPERIMENT).cloned().unwrap_or_default();
         if !due(&tags) {
             rep.skip(id, &tags);
@@ -177,9 +194,13 @@ async fn sweep_acls(
         .await
         .map_err(|e| classify("ec2:DescribeNetworkAcls", e))?;
     for a in acls.network_acls() {
-        let Some(id) = a.network_acl_id() else { continue };
+        let Some(id) = a.network_acl_id() else {
+            continue;
+        };
         let tags = ec2_tag_map(a.tags());
-        let Some(exp) = tags.get(TAG_EXPERIMENT) else { continue };
+        let Some(exp) = tags.get(TAG_EXPERIMENT) else {
+            continue;
+        };
         if !due(&tags) {
             rep.skip(id, &tags);
             continue;
@@ -248,13 +269,22 @@ async fn sweep_rds(
         .await
         .map_err(|e| classify("rds:DescribeDBClusters", e))?;
     for cl in clusters.db_clusters() {
-        let Some(id) = cl.db_cluster_identifier() else { continue };
+        let Some(id) = cl.db_cluster_identifier() else {
+            continue;
+        };
         let tags: BTreeMap<String, String> = cl
             .tag_list()
             .iter()
-            .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                ))
+            })
             .collect();
-        let Some(exp) = tags.get(TAG_EXPERIMENT).cloned() else { continue };
+        let Some(exp) = tags.get(TAG_EXPERIMENT).cloned() else {
+            continue;
+        };
         if !due(&tags) {
             rep.skip(id, &tags);
             continue;
@@ -271,16 +301,25 @@ async fn sweep_rds(
         .await
         .map_err(|e| classify("rds:DescribeDBInstances", e))?;
     for i in instances.db_instances() {
-        let Some(id) = i.db_instance_identifier() else { continue };
+        let Some(id) = i.db_instance_identifier() else {
+            continue;
+        };
         if i.db_cluster_identifier().is_some() {
             continue;
         }
         let tags: BTreeMap<String, String> = i
             .tag_list()
             .iter()
-            .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                ))
+            })
             .collect();
-        let Some(exp) = tags.get(TAG_EXPERIMENT).cloned() else { continue };
+        let Some(exp) = tags.get(TAG_EXPERIMENT).cloned() else {
+            continue;
+        };
         if !due(&tags) {
             rep.skip(id, &tags);
             continue;
