@@ -7,4 +7,5 @@ pub mod domain;
 pub mod engine;
 pub mod probe;
 pub mod safety;
+pub mod sandbox;
 pub mod store;

@@ -4,7 +4,7 @@
 
 mod aws_common;
 use aws_common::fixture::{self, Net};
-use aws_common::{AwsHome, Moto, Sdk, code, text};
+use aws_common::{AwsHome, Peer, Sdk, code, peers, text};
 use std::time::{Duration, Instant};
 
 /// (fault, target, steps in the plan)
@@ -58,8 +58,8 @@ fn failpoints(steps: usize) -> Vec<String> {
     v
 }
 
-async fn fresh(moto: &Moto, sdk: &Sdk, rds: bool) -> Net {
-    moto.reset();
+async fn fresh(peer: &Peer, sdk: &Sdk, rds: bool) -> Net {
+    peer.reset();
     let net = fixture::build(sdk).await;
     if rds {
         fixture::build_rds(sdk).await;
@@ -68,15 +68,21 @@ async fn fresh(moto: &Moto, sdk: &Sdk, rds: bool) -> Net {
 }
 
 async fn crash_matrix(kind: &str) {
-    let Some(moto) = Moto::start() else { return };
-    let sdk = Sdk::new(&moto.url);
-    let probe = fresh(&moto, &sdk, kind == "rds_failover").await;
+    for peer in peers().await {
+        eprintln!("== {kind} crash matrix against {}", peer.name());
+        crash_matrix_on(&peer, kind).await;
+    }
+}
+
+async fn crash_matrix_on(peer: &Peer, kind: &str) {
+    let sdk = Sdk::new(&peer.url());
+    let probe = fresh(peer, &sdk, kind == "rds_failover").await;
     let (_, _, steps) = fault(kind, &probe);
     let mut revert_times = Vec::new();
     for fp in failpoints(steps) {
-        let net = fresh(&moto, &sdk, kind == "rds_failover").await;
+        let net = fresh(peer, &sdk, kind == "rds_failover").await;
         let before = fixture::snapshot(&sdk, &net).await;
-        let h = AwsHome::new(&moto.url);
+        let h = AwsHome::new(&peer.url());
         let (f, t, _) = fault(kind, &net);
         let file = h.experiment(
             "crash",
@@ -113,37 +119,44 @@ async fn crash_matrix(kind: &str) {
         h.assert_store_and_logs_clean();
     }
     eprintln!(
-        "{kind}: `chaosduck recover` after a kill with everything applied took {revert_times:?}"
+        "{kind} on {}: `chaosduck recover` after a kill with everything applied took {revert_times:?}",
+        peer.name()
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ec2_stop_survives_a_kill_at_every_journal_step() {
     crash_matrix("ec2_stop").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn route_blackhole_survives_a_kill_at_every_journal_step() {
     crash_matrix("route_blackhole").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn az_outage_survives_a_kill_at_every_journal_step() {
     crash_matrix("az_outage").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rds_failover_survives_a_kill_at_every_journal_step() {
     crash_matrix("rds_failover").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sweep_restores_every_fault_from_tags_alone_with_the_journal_deleted() {
-    let Some(moto) = Moto::start() else { return };
-    let sdk = Sdk::new(&moto.url);
-    let net = fresh(&moto, &sdk, true).await;
+    for peer in peers().await {
+        eprintln!("== sweep against {}", peer.name());
+        sweep_on(&peer).await;
+    }
+}
+
+async fn sweep_on(peer: &Peer) {
+    let sdk = Sdk::new(&peer.url());
+    let net = fresh(peer, &sdk, true).await;
     let before = fixture::snapshot(&sdk, &net).await;
-    let h = AwsHome::new(&moto.url);
+    let h = AwsHome::new(&peer.url());
     for (kind, steps) in [
         ("route_blackhole", 2),
         ("az_outage", 3),
@@ -182,7 +195,11 @@ async fn sweep_restores_every_fault_from_tags_alone_with_the_journal_deleted() {
     std::thread::sleep(Duration::from_millis(2500));
     let start = Instant::now();
     let o = h.run(&["recover", "--sweep"]);
-    eprintln!("sweep of four faults took {:?}", start.elapsed());
+    eprintln!(
+        "sweep of four faults on {} took {:?}",
+        peer.name(),
+        start.elapsed()
+    );
     assert_eq!(code(&o), 0, "{}", text(&o));
     assert!(
         !text(&o)

@@ -3,7 +3,7 @@
 
 mod aws_common;
 use aws_common::fixture::{self, Net};
-use aws_common::{AwsHome, Moto, Sdk, code, eventually, finish, text};
+use aws_common::{AwsHome, Peer, Sdk, code, eventually, finish, peers, text};
 use std::time::Duration;
 
 const OBSERVE: Duration = Duration::from_secs(20);
@@ -14,19 +14,33 @@ fn exp_body(fault: &str, target: &str, duration: &str) -> String {
     )
 }
 
-async fn setup() -> Option<(Moto, Sdk, Net)> {
-    let moto = Moto::start()?;
-    let sdk = Sdk::new(&moto.url);
+async fn setup(peer: &Peer) -> (Sdk, Net) {
+    let sdk = Sdk::new(&peer.url());
     let net = fixture::build(&sdk).await;
-    Some((moto, sdk, net))
+    (sdk, net)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ec2_stop_stops_the_chosen_instances_and_restarts_them() {
-    let Some((moto, sdk, net)) = setup().await else {
-        return;
+/// Runs a scenario against every peer (moto, the sandbox).
+macro_rules! on_every_peer {
+    ($name:ident, $body:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $name() {
+            for peer in peers().await {
+                eprintln!("== {} against {}", stringify!($name), peer.name());
+                $body(&peer).await;
+            }
+        }
     };
-    let h = AwsHome::new(&moto.url);
+}
+
+on_every_peer!(
+    ec2_stop_stops_the_chosen_instances_and_restarts_them,
+    ec2_stop_stops_the_chosen_instances_and_restarts_them_on
+);
+
+async fn ec2_stop_stops_the_chosen_instances_and_restarts_them_on(peer: &Peer) {
+    let (sdk, net) = setup(peer).await;
+    let h = AwsHome::new(&peer.url());
     let f = h.experiment(
         "stop",
         &exp_body(
@@ -67,12 +81,14 @@ async fn ec2_stop_stops_the_chosen_instances_and_restarts_them() {
     h.assert_store_and_logs_clean();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn route_blackhole_restores_targets_of_every_kind() {
-    let Some((moto, sdk, net)) = setup().await else {
-        return;
-    };
-    let h = AwsHome::new(&moto.url);
+on_every_peer!(
+    route_blackhole_restores_targets_of_every_kind,
+    route_blackhole_restores_targets_of_every_kind_on
+);
+
+async fn route_blackhole_restores_targets_of_every_kind_on(peer: &Peer) {
+    let (sdk, net) = setup(peer).await;
+    let h = AwsHome::new(&peer.url());
     for (cidr, kind) in &net.routes {
         let before = fixture::routes(&sdk, &net.rtb).await;
         let tags_before = fixture::table_tags(&sdk, &net.rtb).await;
@@ -126,12 +142,14 @@ async fn route_blackhole_restores_targets_of_every_kind() {
     h.assert_store_and_logs_clean();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn az_outage_swaps_each_subnet_of_the_zone_and_restores_each_association() {
-    let Some((moto, sdk, net)) = setup().await else {
-        return;
-    };
-    let h = AwsHome::new(&moto.url);
+on_every_peer!(
+    az_outage_swaps_each_subnet_of_the_zone_and_restores_each_association,
+    az_outage_swaps_each_subnet_of_the_zone_and_restores_each_association_on
+);
+
+async fn az_outage_swaps_each_subnet_of_the_zone_and_restores_each_association_on(peer: &Peer) {
+    let (sdk, net) = setup(peer).await;
+    let h = AwsHome::new(&peer.url());
     let (assoc_before, acls_before) = fixture::acls(&sdk, &net.vpc).await;
     let zone_a: Vec<String> = net
         .subnets
@@ -173,12 +191,15 @@ async fn az_outage_swaps_each_subnet_of_the_zone_and_restores_each_association()
     h.assert_store_and_logs_clean();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rds_cluster_failover_changes_the_writer_and_fails_back() {
-    let Some(moto) = Moto::start() else { return };
-    let sdk = Sdk::new(&moto.url);
+on_every_peer!(
+    rds_cluster_failover_changes_the_writer_and_fails_back,
+    rds_cluster_failover_changes_the_writer_and_fails_back_on
+);
+
+async fn rds_cluster_failover_changes_the_writer_and_fails_back_on(peer: &Peer) {
+    let sdk = Sdk::new(&peer.url());
     let (cluster, members, _) = fixture::build_rds(&sdk).await;
-    let h = AwsHome::new(&moto.url);
+    let h = AwsHome::new(&peer.url());
     let (_, writer, tags_before) = fixture::cluster(&sdk, &cluster).await;
     let writer = writer.expect("a writer");
     let target = members
@@ -213,12 +234,15 @@ async fn rds_cluster_failover_changes_the_writer_and_fails_back() {
     assert_eq!(tags_after, tags_before, "tags left on the cluster");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rds_multi_az_instance_failover_waits_for_available() {
-    let Some(moto) = Moto::start() else { return };
-    let sdk = Sdk::new(&moto.url);
+on_every_peer!(
+    rds_multi_az_instance_failover_waits_for_available,
+    rds_multi_az_instance_failover_waits_for_available_on
+);
+
+async fn rds_multi_az_instance_failover_waits_for_available_on(peer: &Peer) {
+    let sdk = Sdk::new(&peer.url());
     let (_, _, inst) = fixture::build_rds(&sdk).await;
-    let h = AwsHome::new(&moto.url);
+    let h = AwsHome::new(&peer.url());
     let f = h.experiment(
         "fo-i",
         &exp_body(
@@ -247,12 +271,14 @@ async fn rds_multi_az_instance_failover_waits_for_available() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dry_run_lists_every_resource_and_undo_call_and_changes_nothing() {
-    let Some((moto, sdk, net)) = setup().await else {
-        return;
-    };
-    let h = AwsHome::new(&moto.url);
+on_every_peer!(
+    dry_run_lists_every_resource_and_undo_call_and_changes_nothing,
+    dry_run_lists_every_resource_and_undo_call_and_changes_nothing_on
+);
+
+async fn dry_run_lists_every_resource_and_undo_call_and_changes_nothing_on(peer: &Peer) {
+    let (sdk, net) = setup(peer).await;
+    let h = AwsHome::new(&peer.url());
     let before = (
         fixture::routes(&sdk, &net.rtb).await,
         fixture::acls(&sdk, &net.vpc).await,
@@ -304,12 +330,14 @@ async fn dry_run_lists_every_resource_and_undo_call_and_changes_nothing() {
     assert_eq!(before, after, "a dry run changed AWS");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn guardrails_refuse_untagged_targets_and_foreign_regions_and_accounts() {
-    let Some((moto, sdk, net)) = setup().await else {
-        return;
-    };
-    let h = AwsHome::new(&moto.url);
+on_every_peer!(
+    guardrails_refuse_untagged_targets_and_foreign_regions_and_accounts,
+    guardrails_refuse_untagged_targets_and_foreign_regions_and_accounts_on
+);
+
+async fn guardrails_refuse_untagged_targets_and_foreign_regions_and_accounts_on(peer: &Peer) {
+    let (sdk, net) = setup(peer).await;
+    let h = AwsHome::new(&peer.url());
     let before = fixture::instances(&sdk).await;
     let f = h.experiment(
         "stop",

@@ -120,6 +120,70 @@ impl Drop for Moto {
     }
 }
 
+/// The endpoint a test talks to: moto or the sandbox account. The same tests run on both.
+pub enum Peer {
+    /// moto's standalone server.
+    Moto(Moto),
+    /// The in-process sandbox account (empty; transitions take 300 ms).
+    Sandbox(chaosduck::sandbox::aws::AwsSandbox),
+}
+
+impl Peer {
+    /// Its URL.
+    pub fn url(&self) -> String {
+        match self {
+            Peer::Moto(m) => m.url.clone(),
+            Peer::Sandbox(s) => s.endpoint_url(),
+        }
+    }
+
+    /// Its name, for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Peer::Moto(_) => "moto",
+            Peer::Sandbox(_) => "sandbox",
+        }
+    }
+
+    /// Clears every resource.
+    pub fn reset(&self) {
+        match self {
+            Peer::Moto(m) => m.reset(),
+            Peer::Sandbox(s) => s.reset(),
+        }
+    }
+
+    /// The sandbox, for tests that inject errors.
+    pub fn sandbox(&self) -> Option<&chaosduck::sandbox::aws::AwsSandbox> {
+        match self {
+            Peer::Sandbox(s) => Some(s),
+            Peer::Moto(_) => None,
+        }
+    }
+}
+
+/// An empty sandbox account whose transitions take 300 ms.
+pub async fn sandbox() -> Peer {
+    let s = chaosduck::sandbox::aws::start(chaosduck::sandbox::aws::SandboxOptions {
+        port: 0,
+        transition: Duration::from_millis(300),
+        demo: false,
+    })
+    .await
+    .expect("start the sandbox account");
+    Peer::Sandbox(s)
+}
+
+/// moto (when installed) and the sandbox.
+pub async fn peers() -> Vec<Peer> {
+    let mut v = Vec::new();
+    if let Some(m) = Moto::start() {
+        v.push(Peer::Moto(m));
+    }
+    v.push(sandbox().await);
+    v
+}
+
 /// SDK clients against an endpoint, with the dummy credentials.
 pub struct Sdk {
     pub ec2: aws_sdk_ec2::Client,
