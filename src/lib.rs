@@ -9,3 +9,4 @@ pub mod probe;
 pub mod safety;
 pub mod sandbox;
 pub mod store;
+pub mod topology;

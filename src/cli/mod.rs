@@ -5,6 +5,7 @@ mod admin;
 mod inspect;
 mod output;
 mod run;
+mod topology;
 mod validate;
 
 use crate::config::Config;
@@ -185,6 +186,15 @@ pub enum Command {
         #[arg(long, value_enum)]
         format: ExportFormat,
     },
+    /// Show the AWS topology of a region: VPCs, subnets, routes, ACLs, instances, RDS.
+    Topology {
+        /// The AWS topology (the only one in this build).
+        #[arg(long)]
+        aws: bool,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
     /// Print the JSON Schema of experiment files (for editor completion).
     Schema,
     /// Print shell completions.
@@ -318,6 +328,7 @@ pub async fn dispatch(cli: Cli) -> Exit {
             output,
         } => admin::recover(&cli, *sweep, *force, *output).await,
         Command::Stop => admin::stop(&cli).await,
+        Command::Topology { aws, output } => topology::show(&cli, *aws, *output).await,
         Command::Reset => admin::reset(&cli).await,
     }
 }
