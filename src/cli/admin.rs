@@ -38,6 +38,9 @@ pub async fn recover(cli: &Cli, sweep: bool, force: bool, output: OutputFormat) 
                         sweeps.push(rep);
                     }
                 }
+                // No default region is fine when the config names the regions to sweep.
+                Err(crate::engine::aws::client::AwsError::NoRegion)
+                    if r.is_none() && !env.sup.context().config.aws.allowed_regions.is_empty() => {}
                 Err(e) => return fail(Exit::Failed, format!("sweep: {e}")),
             }
         }

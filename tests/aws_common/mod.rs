@@ -120,6 +120,25 @@ impl Drop for Moto {
     }
 }
 
+// Where moto and the sandbox disagree. moto wins unless it is known to differ from AWS; each case
+// below is one where moto differs from AWS, so the sandbox follows AWS and the tests accept both:
+//
+// 1. StopInstances/StartInstances: moto changes the state at once; AWS (and the sandbox) pass
+//    through `stopping`/`pending`, and AWS rejects StartInstances while `stopping`
+//    (IncorrectInstanceState). The engine waits for `stopped` either way.
+// 2. FailoverDBCluster: moto swaps the writer at once and stays `available`; AWS (and the
+//    sandbox) go through `failing-over` first. Revert waits for `available` either way.
+// 3. RebootDBInstance with ForceFailover: moto accepts it and changes nothing; AWS (and the
+//    sandbox) reboot (`rebooting`) and swap the primary and standby zones.
+// 4. Routes whose target is an unattached network interface or a deleted gateway: moto keeps
+//    them `active`; AWS (and the sandbox) describe them as `blackhole`. The fixture's route to a
+//    bare interface is therefore `blackhole` in the sandbox; tests compare before/after only.
+// 5. A route created with InstanceId: moto describes it by instanceId alone; AWS (and the
+//    sandbox) route to the instance's primary interface and describe networkInterfaceId and
+//    instanceId. The engine restores by interface when one is described, else by instance.
+// 6. Throttling, AccessDenied and injected IncorrectInstanceState: moto cannot be made to
+//    return them, so those error tests run against the sandbox only (tests/aws_errors.rs).
+
 /// The endpoint a test talks to: moto or the sandbox account. The same tests run on both.
 pub enum Peer {
     /// moto's standalone server.

@@ -253,7 +253,7 @@ impl AwsError {
 pub fn classify<E, R>(op: &str, e: SdkError<E, R>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
     let op = op.to_string();
     match &e {
@@ -265,7 +265,7 @@ where
             };
         }
         SdkError::DispatchFailure(d) => {
-            let detail = aws_sdk_ec2::error::DisplayErrorContext(&e).to_string();
+            let detail = chain(&e);
             if d.is_io() || d.is_timeout() {
                 return AwsError::Unreachable { op, detail };
             }
@@ -275,7 +275,7 @@ where
             return AwsError::Unreachable { op, detail };
         }
         SdkError::ConstructionFailure(_) => {
-            let detail = aws_sdk_ec2::error::DisplayErrorContext(&e).to_string();
+            let detail = chain(&e);
             if detail.contains("credential") || detail.contains("Credential") {
                 return AwsError::Credentials { op, detail };
             }
@@ -288,11 +288,26 @@ where
         _ => {}
     }
     let code = e.code().unwrap_or("Unknown").to_string();
-    let message = e
-        .message()
-        .map(str::to_string)
-        .unwrap_or_else(|| aws_sdk_ec2::error::DisplayErrorContext(&e).to_string());
+    let message = e.message().map(str::to_string).unwrap_or_else(|| chain(&e));
     classify_code(op, code, message)
+}
+
+/// An error and its causes, by their `Display` only (never `Debug`, which could show request
+/// internals), without repeats.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        let s = err.to_string();
+        if !s.is_empty() && !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        if parts.len() >= 6 {
+            break;
+        }
+        cur = err.source();
+    }
+    parts.join(": ")
 }
 
 /// Maps an error code to its class.

@@ -266,7 +266,10 @@ pub fn handle(a: &mut Account, action: &str, p: &Params) -> Result<String, ApiEr
                 }
                 out.push(format!(
                     "{}{}{}",
-                    el("reservationId", &format!("r-{}", &id[2..])),
+                    el(
+                        "reservationId",
+                        &format!("r-{}", id.strip_prefix("i-").unwrap_or(id))
+                    ),
                     el("ownerId", &a.account_id),
                     items("instancesSet", [instance_xml(a, id)])
                 ));
