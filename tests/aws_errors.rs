@@ -4,7 +4,7 @@
 
 mod aws_common;
 use aws_common::fixture::{self, Net};
-use aws_common::{AwsHome, Peer, Sdk, code, eventually, finish, peers, sandbox, text};
+use aws_common::{AwsHome, Peer, Sdk, code, eventually, peers, sandbox, text};
 use chaosduck::sandbox::aws::InjectedError;
 use std::time::Duration;
 
@@ -78,7 +78,7 @@ async fn vanished_route_table_on(peer: &Peer) {
         .send()
         .await
         .expect("DeleteRouteTable");
-    let o = finish(child, Duration::from_secs(60));
+    let o = child.finish(Duration::from_secs(60));
     let t = text(&o);
     assert_eq!(code(&o), 5, "{t}");
     assert!(
@@ -127,14 +127,15 @@ async fn throttling_during_revert_keeps_the_undo_until_recover_succeeds() {
         &format!("{{instances: {{ids: [{}]}}}}", net.web[0]),
         "2s",
     );
-    let child = h
-        .cmd()
-        .env("CHAOSDUCK_AWS_WAIT_TIMEOUT", "2s")
-        .args(["--config", &cfg, "run", f.to_str().unwrap()])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let child = aws_common::Bg::new(
+        h.cmd()
+            .env("CHAOSDUCK_AWS_WAIT_TIMEOUT", "2s")
+            .args(["--config", &cfg, "run", f.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn"),
+    );
     let stopped = eventually(OBSERVE, || async {
         fixture::instances(&sdk).await[&net.web[0]].0 == "stopped"
     })
@@ -147,7 +148,7 @@ async fn throttling_during_revert_keeps_the_undo_until_recover_succeeds() {
         count: 100_000,
         message: "Request limit exceeded.".into(),
     });
-    let o = finish(child, Duration::from_secs(90));
+    let o = child.finish(Duration::from_secs(90));
     let t = text(&o);
     assert_eq!(code(&o), 5, "{t}");
     assert!(t.contains("throttling"), "no clear message: {t}");

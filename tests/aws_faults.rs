@@ -3,7 +3,7 @@
 
 mod aws_common;
 use aws_common::fixture::{self, Net};
-use aws_common::{AwsHome, Peer, Sdk, code, eventually, finish, peers, text};
+use aws_common::{AwsHome, Peer, Sdk, code, eventually, peers, text};
 use std::time::Duration;
 
 const OBSERVE: Duration = Duration::from_secs(20);
@@ -62,7 +62,7 @@ async fn ec2_stop_stops_the_chosen_instances_and_restarts_them_on(peer: &Peer) {
         stopped.len() == 2 && stopped.iter().all(|id| net.web.contains(id))
     })
     .await;
-    let o = finish(child, Duration::from_secs(60));
+    let o = child.finish(Duration::from_secs(60));
     h.assert_no_secret(&text(&o));
     assert!(
         seen,
@@ -114,7 +114,7 @@ async fn route_blackhole_restores_targets_of_every_kind_on(peer: &Peer) {
             new.len() == 1 && now.get(cidr).is_some_and(|r| r.contains(&new[0]))
         })
         .await;
-        let o = finish(child, Duration::from_secs(60));
+        let o = child.finish(Duration::from_secs(60));
         let elapsed = started.elapsed();
         assert!(
             seen,
@@ -182,7 +182,7 @@ async fn az_outage_swaps_each_subnet_of_the_zone_and_restores_each_association_o
                 .all(|(s, _)| assoc.get(s) == assoc_before.get(s))
     })
     .await;
-    let o = finish(child, Duration::from_secs(60));
+    let o = child.finish(Duration::from_secs(60));
     assert!(seen, "zone a was never cut off alone: {}", text(&o));
     assert_eq!(code(&o), 7, "{}", text(&o));
     let (assoc_after, acls_after) = fixture::acls(&sdk, &net.vpc).await;
@@ -220,7 +220,7 @@ async fn rds_cluster_failover_changes_the_writer_and_fails_back_on(peer: &Peer) 
         fixture::cluster(&sdk, &cluster).await.1.as_deref() == Some(target.as_str())
     })
     .await;
-    let o = finish(child, Duration::from_secs(60));
+    let o = child.finish(Duration::from_secs(60));
     assert!(seen, "the writer never moved to {target}: {}", text(&o));
     assert_eq!(code(&o), 7, "{}", text(&o));
     assert!(text(&o).contains("failed back to"), "{}", text(&o));

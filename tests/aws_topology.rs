@@ -162,3 +162,57 @@ async fn the_example_aws_experiments_run_against_the_demo_account() {
     );
     sb.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn background_refresh_publishes_fresh_snapshots_until_cancelled() {
+    let sb = chaosduck::sandbox::aws::start(SandboxOptions {
+        port: 0,
+        transition: Duration::from_millis(100),
+        demo: true,
+    })
+    .await
+    .expect("sandbox");
+    let sdk = Sdk::new(&sb.endpoint_url());
+    let c = chaosduck::engine::aws::client::Clients {
+        region: "us-east-1".into(),
+        ec2: sdk.ec2,
+        rds: sdk.rds,
+    };
+    let (tx, mut rx) = tokio::sync::watch::channel(None);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(chaosduck::topology::aws::refresh(
+        c,
+        Duration::from_millis(100),
+        tx,
+        cancel.clone(),
+    ));
+    let first = tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|t| t.is_some()))
+        .await
+        .expect("a first snapshot in time")
+        .expect("sender alive")
+        .clone()
+        .expect("snapshot");
+    assert_eq!(first.db_clusters.len(), 1);
+    assert!(first.errors.is_empty(), "{:?}", first.errors);
+    // A change shows up in a later snapshot.
+    sb.with_account(|a| {
+        if let Some(i) = a.instances.values_mut().next() {
+            i.state = "stopped".into();
+        }
+    });
+    let changed = tokio::time::timeout(
+        Duration::from_secs(10),
+        rx.wait_for(|t| {
+            t.as_ref()
+                .is_some_and(|t| t.instances.iter().any(|i| i.state == "stopped"))
+        }),
+    )
+    .await;
+    assert!(changed.is_ok(), "the change never reached a snapshot");
+    cancel.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("refresh stops when cancelled")
+        .expect("task");
+    sb.shutdown().await;
+}

@@ -345,14 +345,41 @@ impl AwsHome {
         }
     }
 
-    /// Starts a run in the background.
-    pub fn spawn(&self, args: &[&str]) -> Child {
-        self.cmd()
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn chaosduck")
+    /// Starts a run in the background; the guard kills it if the test ends first.
+    pub fn spawn(&self, args: &[&str]) -> Bg {
+        Bg::new(
+            self.cmd()
+                .args(args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn chaosduck"),
+        )
+    }
+}
+
+/// A background `chaosduck`: killed on drop unless [`Bg::finish`] collected it, so a failing
+/// assertion never leaves a process behind.
+pub struct Bg(Option<Child>);
+
+impl Bg {
+    pub fn new(c: Child) -> Bg {
+        Bg(Some(c))
+    }
+
+    /// Waits for the process to end (bounded) and returns its output.
+    pub fn finish(mut self, limit: Duration) -> Output {
+        let child = self.0.take().expect("running");
+        finish(child, limit)
+    }
+}
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 
