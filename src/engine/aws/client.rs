@@ -41,7 +41,19 @@ impl AwsSettings {
             ]
             .iter()
             .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+            || shared_files_exist()
     }
+}
+
+/// Whether the shared AWS config or credentials file exists (profiles, SSO).
+fn shared_files_exist() -> bool {
+    let from_env = |var: &str, default: &str| {
+        std::env::var_os(var)
+            .map(std::path::PathBuf::from)
+            .or_else(|| dirs::home_dir().map(|h| h.join(".aws").join(default)))
+            .is_some_and(|p| p.is_file())
+    };
+    from_env("AWS_CONFIG_FILE", "config") || from_env("AWS_SHARED_CREDENTIALS_FILE", "credentials")
 }
 
 /// The EC2 and RDS clients for one region.
