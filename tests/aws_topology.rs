@@ -216,3 +216,32 @@ async fn background_refresh_publishes_fresh_snapshots_until_cancelled() {
         .expect("task");
     sb.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn trace_logging_never_records_credentials() {
+    let peer = sandbox().await;
+    let h = AwsHome::new(&peer.url());
+    let token = "SessionTokenNeverLogged7c1e5b2d8f4a";
+    for filter in ["trace", "aws_sigv4=trace,aws_smithy_runtime=trace,trace"] {
+        let o = h
+            .cmd()
+            .env("CHAOSDUCK_LOG", filter)
+            .env("AWS_SESSION_TOKEN", token)
+            .args(["topology", "--aws"])
+            .output()
+            .expect("run");
+        assert_eq!(code(&o), 0, "{}", text(&o));
+        assert!(!text(&o).contains(token));
+        h.assert_no_secret(&text(&o));
+        let mut logs = String::new();
+        for e in std::fs::read_dir(h.path().join("state").join("chaosduck")).expect("log dir") {
+            logs.push_str(&std::fs::read_to_string(e.expect("entry").path()).unwrap_or_default());
+        }
+        assert!(!logs.contains(token), "the session token reached the log");
+        assert!(
+            !logs.contains(aws_common::SECRET),
+            "the secret key reached the log"
+        );
+    }
+    h.assert_store_and_logs_clean();
+}

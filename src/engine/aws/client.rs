@@ -13,6 +13,29 @@ use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::{Mutex, OnceCell};
 
+/// Log directives that keep the AWS SDK and its HTTP stack at `info` whatever the log filter
+/// asks: at debug/trace they log signed requests, whose headers carry session tokens.
+pub const LOG_CAPS: &[&str] = &[
+    "aws_sigv4=info",
+    "aws_smithy_runtime=info",
+    "aws_smithy_runtime_api=info",
+    "aws_smithy_http_client=info",
+    "aws_smithy_http=info",
+    "aws_smithy_types=info",
+    "aws_runtime=info",
+    "aws_config=info",
+    "aws_credential_types=info",
+    "aws_sdk_ec2=info",
+    "aws_sdk_rds=info",
+    "aws_sdk_sts=info",
+    "aws_sdk_sso=info",
+    "aws_sdk_ssooidc=info",
+    "hyper=info",
+    "hyper_util=info",
+    "h2=info",
+    "rustls=info",
+];
+
 /// Where and as whom to reach AWS.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AwsSettings {
