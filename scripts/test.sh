@@ -45,6 +45,22 @@ if [ -x .venv/bin/python ] && ! .venv/bin/python -c 'import claude_local.server'
     || log "warning: localstack-claude could not be installed; the AI emulator test will say it skipped"
 fi
 
+# moto's standalone server: the real AWS emulator the AWS engine tests run against (besides the
+# built-in sandbox account). Installed into .venv once; the tests find .venv/bin/moto_server.
+if [ ! -x .venv/bin/moto_server ]; then
+  if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing python3-venv"
+    apt-get update -qq >/dev/null || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null || true
+  fi
+  log "installing moto[server] into .venv"
+  if python3 -m venv .venv && .venv/bin/pip install -q 'moto[server]'; then
+    :
+  else
+    log "warning: could not install moto; the AWS tests run against the sandbox only and say so"
+  fi
+fi
+
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
 
 log "cargo fmt --check"

@@ -11,3 +11,4 @@ pub mod probe;
 pub mod safety;
 pub mod sandbox;
 pub mod store;
+pub mod topology;

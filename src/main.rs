@@ -12,9 +12,15 @@ fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
         eprintln!("chaosduck: warning: no log file ({}: {e})", dir.display());
         return None;
     }
-    let filter = EnvFilter::try_from_env("CHAOSDUCK_LOG")
+    let mut filter = EnvFilter::try_from_env("CHAOSDUCK_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    // Credentials must never reach the log, whatever the filter asks for.
+    for cap in chaosduck::engine::aws::client::LOG_CAPS {
+        if let Ok(d) = cap.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     let appender = tracing_appender::rolling::Builder::new()
         .rotation(tracing_appender::rolling::Rotation::DAILY)
         .filename_prefix("chaosduck")

@@ -327,3 +327,43 @@ async fn guardrails_refuse_before_touching_the_cluster() {
     );
     b.sb.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k8s_probes_read_the_cluster_through_the_kube_client() {
+    let b = bed().await;
+    let f = b.experiment(
+        "k8s-probes",
+        "  fault: {type: pod_delete}\n  target: {pods: {namespace: shop, selector: app=checkout}}\n  duration: 1s\n  probes:\n    - name: deploy\n      k8s: {namespace: shop, kind: Deployment, name: checkout}\n    - name: ready-pods\n      k8s: {namespace: shop, selector: app=checkout, minReady: 2}\n    - name: node\n      k8s: {kind: Node, name: sandbox-node-a, condition: {type: Ready, status: \"True\"}}\n    - name: missing\n      k8s: {namespace: shop, kind: Deployment, name: nope}\n    - name: too-many\n      k8s: {namespace: shop, selector: app=checkout, minReady: 50}\n",
+    );
+    let o = b
+        .run(&["check", "-o", "json", f.to_str().unwrap()], None)
+        .await;
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let by = |n: &str| {
+        v["probes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by("deploy")["passed"], true, "{v}");
+    assert_eq!(by("ready-pods")["passed"], true, "{v}");
+    assert_eq!(by("ready-pods")["value"], 2.0);
+    assert_eq!(by("node")["passed"], true, "{v}");
+    assert!(
+        by("missing")["error"]
+            .as_str()
+            .unwrap()
+            .contains("does not exist")
+    );
+    assert!(
+        by("too-many")["error"]
+            .as_str()
+            .unwrap()
+            .contains("want at least 50")
+    );
+    b.sb.shutdown().await;
+}

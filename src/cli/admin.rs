@@ -4,8 +4,9 @@ use super::{Cli, Exit, OutputFormat, fail, open_env};
 use crate::engine::events::EventSink;
 use crate::safety::control::{self, Reply, Request};
 
-/// `recover`: recovery already ran in `open_env`; report what is still open.
-pub async fn recover(cli: &Cli, output: OutputFormat) -> Exit {
+/// `recover`: recovery already ran in `open_env`; report what is still open. With `sweep`, also
+/// restore AWS changes found by their tags.
+pub async fn recover(cli: &Cli, sweep: bool, force: bool, output: OutputFormat) -> Exit {
     let env = match open_env(cli, EventSink::none()).await {
         Ok(e) => e,
         Err(e) => return e,
@@ -21,12 +22,48 @@ pub async fn recover(cli: &Cli, output: OutputFormat) -> Exit {
         Ok(Err(e)) => return fail(Exit::Failed, e),
         Err(e) => return fail(Exit::Failed, e),
     };
+    let mut sweeps = Vec::new();
+    if sweep {
+        let settings = cli.aws_settings();
+        let backend = crate::engine::aws::AwsBackend::new(settings);
+        let mut regions: Vec<Option<String>> = vec![None];
+        for r in &env.sup.context().config.aws.allowed_regions {
+            regions.push(Some(r.clone()));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for r in regions {
+            match crate::engine::aws::sweep::sweep(&backend, r.as_deref(), force).await {
+                Ok(rep) => {
+                    if seen.insert(rep.region.clone()) {
+                        sweeps.push(rep);
+                    }
+                }
+                // No default region is fine when the config names the regions to sweep.
+                Err(crate::engine::aws::client::AwsError::NoRegion)
+                    if r.is_none() && !env.sup.context().config.aws.allowed_regions.is_empty() => {}
+                Err(e) => return fail(Exit::Failed, format!("sweep: {e}")),
+            }
+        }
+    }
+    let sweep_failures: usize = sweeps.iter().map(|s| s.failures()).sum();
     match output {
         OutputFormat::Json => {
-            let v = serde_json::json!({ "retried": rep.experiments, "still_open": open });
+            let v = serde_json::json!({ "retried": rep.experiments, "still_open": open, "sweep": sweeps });
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }
         OutputFormat::Text => {
+            for s in &sweeps {
+                println!("sweep of {}: {} artefact(s)", s.region, s.items.len());
+                for i in &s.items {
+                    println!(
+                        "  {:<8} {} ({}): {}",
+                        i.outcome, i.resource, i.experiment, i.message
+                    );
+                }
+                for e in &s.service_errors {
+                    println!("  failed   {e}");
+                }
+            }
             if open.is_empty() {
                 println!("journal clean: nothing left to revert");
             } else {
@@ -37,7 +74,7 @@ pub async fn recover(cli: &Cli, output: OutputFormat) -> Exit {
             }
         }
     }
-    if open.is_empty() {
+    if open.is_empty() && sweep_failures == 0 {
         Exit::Ok
     } else {
         Exit::Failed

@@ -6,7 +6,7 @@ use std::path::Path;
 
 /// Runs every probe once, concurrently; 0 when all pass, 1 when one fails, 7 when some could not
 /// be evaluated here.
-pub async fn check(file: &Path, output: OutputFormat) -> Exit {
+pub async fn check(cli: &super::Cli, file: &Path, output: OutputFormat) -> Exit {
     let doc = match load_experiment_file(file) {
         Ok(d) => d,
         Err(ds) => {
@@ -15,6 +15,15 @@ pub async fn check(file: &Path, output: OutputFormat) -> Exit {
             }
             return Exit::Invalid;
         }
+    };
+    // Connects the Kubernetes client (and, with --sandbox, starts the sandbox) for k8s probes.
+    let config = match crate::config::Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return super::fail(Exit::Invalid, e),
+    };
+    let _engines = match cli.engines(&config).await {
+        Ok(e) => e,
+        Err(code) => return code,
     };
     let probes = &doc.spec.probes;
     if probes.is_empty() {

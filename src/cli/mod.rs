@@ -7,10 +7,13 @@ mod check;
 mod inspect;
 mod output;
 mod run;
+mod topology;
 mod validate;
 
 use crate::config::Config;
 use crate::engine::Engines;
+use crate::engine::aws::AwsBackend;
+use crate::engine::aws::client::AwsSettings;
 use crate::engine::events::EventSink;
 use crate::engine::runner::RunContext;
 use crate::engine::supervisor::Supervisor;
@@ -101,6 +104,15 @@ pub struct Cli {
     /// Serve ChaosDuck's Prometheus metrics on this address (e.g. 127.0.0.1:9464).
     #[arg(long, global = true, value_name = "ADDR")]
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// AWS profile (as the AWS CLI's --profile); the standard credential chain otherwise.
+    #[arg(long, global = true, env = "AWS_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+    /// AWS region for targets that name none (as the AWS CLI's --region).
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+    /// AWS endpoint for every service: an emulator or the sandbox account.
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    pub aws_endpoint_url: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -168,6 +180,12 @@ pub enum Command {
     },
     /// Revert every journal entry a dead process left open.
     Recover {
+        /// Also restore AWS changes from their `chaosduck:*` tags alone (for a lost journal).
+        #[arg(long)]
+        sweep: bool,
+        /// With --sweep: also restore changes whose expiry has not passed (a run may own them).
+        #[arg(long, requires = "sweep")]
+        force: bool,
         /// Output format.
         #[arg(long, short, value_enum, default_value_t)]
         output: OutputFormat,
@@ -183,6 +201,15 @@ pub enum Command {
         /// Format.
         #[arg(long, value_enum)]
         format: ExportFormat,
+    },
+    /// Show the AWS topology of a region: VPCs, subnets, routes, ACLs, instances, RDS.
+    Topology {
+        /// The AWS topology (the only one in this build).
+        #[arg(long)]
+        aws: bool,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t)]
+        output: OutputFormat,
     },
     /// Print the JSON Schema of experiment files (for editor completion).
     Schema,
@@ -243,6 +270,10 @@ impl Cli {
         if let Some(w) = &self.world {
             e = e.with(Arc::new(TestWorld::new(w)));
         }
+        let aws = self.aws_settings();
+        if aws.configured() {
+            e = e.with(Arc::new(AwsBackend::new(aws)));
+        }
         if self.sandbox {
             let sb = crate::sandbox::Sandbox::start(crate::sandbox::SandboxOptions::default())
                 .await
@@ -256,6 +287,7 @@ impl Cli {
             let c = client::from_config(&mut kc, Some("chaosduck-sandbox"))
                 .map_err(|err| fail(Exit::Environment, err))?;
             let scope = format!("sandbox pid {}", std::process::id());
+            crate::probe::k8s::set_client(Some(c.client.clone()));
             e = e.with(Arc::new(K8sBackend::new(
                 c.client,
                 c.context,
@@ -273,6 +305,7 @@ impl Cli {
         match client::connect(file, self.context.as_deref()).await {
             Ok(c) => {
                 let scope = format!("kubernetes {}", c.context);
+                crate::probe::k8s::set_client(Some(c.client.clone()));
                 e = e.with(Arc::new(K8sBackend::new(
                     c.client,
                     c.context,
@@ -284,6 +317,15 @@ impl Cli {
             Err(err) => tracing::debug!(error = %err, "no Kubernetes engine"),
         }
         Ok((e, None))
+    }
+
+    /// The AWS settings from the global flags.
+    pub fn aws_settings(&self) -> AwsSettings {
+        AwsSettings {
+            profile: self.profile.clone().filter(|s| !s.is_empty()),
+            region: self.region.clone().filter(|s| !s.is_empty()),
+            endpoint_url: self.aws_endpoint_url.clone().filter(|s| !s.is_empty()),
+        }
     }
 }
 
@@ -349,7 +391,7 @@ pub async fn dispatch(cli: Cli) -> Exit {
             Ok(()) => Exit::Ok,
             Err(e) => fail(Exit::Environment, e),
         },
-        Command::Check { file, output } => check::check(file, *output).await,
+        Command::Check { file, output } => check::check(&cli, file, *output).await,
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(
@@ -380,8 +422,13 @@ pub async fn dispatch(cli: Cli) -> Exit {
         Command::List { output } => inspect::list(&cli, *output).await,
         Command::Show { id, output } => inspect::show(&cli, id, *output).await,
         Command::Export { id, format } => inspect::export(&cli, id, *format).await,
-        Command::Recover { output } => admin::recover(&cli, *output).await,
+        Command::Recover {
+            sweep,
+            force,
+            output,
+        } => admin::recover(&cli, *sweep, *force, *output).await,
         Command::Stop => admin::stop(&cli).await,
+        Command::Topology { aws, output } => topology::show(&cli, *aws, *output).await,
         Command::Reset => admin::reset(&cli).await,
     }
 }

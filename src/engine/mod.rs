@@ -1,6 +1,7 @@
 //! Fault engines and the runner. Each backend plans, applies and reverts; the runner is the only
 //! caller, and it journals every step.
 
+pub mod aws;
 pub mod events;
 pub mod k8s;
 pub mod lifecycle;
@@ -102,7 +103,7 @@ impl Engines {
             hint: if kind.is_kubernetes() {
                 "the Kubernetes fault engine is not part of this build yet; try the file-backed test world with --world DIR (see README)".into()
             } else {
-                "the AWS fault engine is not part of this build yet".into()
+                "the AWS engine is not configured: pass --profile or --region, set AWS_PROFILE, AWS_REGION or AWS_ENDPOINT_URL, or create ~/.aws/config".into()
             },
         })
     }

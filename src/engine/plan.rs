@@ -1,6 +1,7 @@
 //! A plan: the resolved targets and, for each mutation, its inverse. A dry run shows a plan; a
 //! real run executes the same plan.
 
+use crate::engine::aws::records::{AwsMark, RouteTargetSpec};
 use crate::safety::journal::UndoRecord;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -92,6 +93,102 @@ pub enum Action {
         marker: String,
         /// What the marker says (the fault and its parameters).
         content: String,
+    },
+    /// Tag an EC2 instance with the experiment and stop it (`ec2:CreateTags`, `ec2:StopInstances`).
+    AwsStopInstance {
+        /// Region.
+        region: String,
+        /// Instance id.
+        instance_id: String,
+        /// Stop without a clean OS shutdown.
+        force: bool,
+        /// Experiment tags.
+        mark: AwsMark,
+    },
+    /// Tag a DB cluster and fail it over (`rds:AddTagsToResource`, `rds:FailoverDBCluster`).
+    AwsFailoverDbCluster {
+        /// Region.
+        region: String,
+        /// Cluster identifier.
+        cluster: String,
+        /// The cluster ARN (for tagging).
+        arn: String,
+        /// The instance to promote; RDS chooses when absent.
+        target_instance: Option<String>,
+        /// The writer before the failover.
+        original_writer: String,
+        /// Whether the revert fails back.
+        fail_back: bool,
+        /// Experiment tags.
+        mark: AwsMark,
+    },
+    /// Tag a Multi-AZ DB instance and reboot it with forced failover (`rds:RebootDBInstance`).
+    AwsRebootDbInstanceFailover {
+        /// Region.
+        region: String,
+        /// Instance identifier.
+        instance: String,
+        /// The instance ARN (for tagging).
+        arn: String,
+        /// Experiment tags.
+        mark: AwsMark,
+    },
+    /// Create the tagged, unattached network interface a blackholed route points at
+    /// (`ec2:CreateNetworkInterface`).
+    AwsCreateBlackholeInterface {
+        /// Region.
+        region: String,
+        /// A subnet of the route table's VPC to create it in.
+        subnet_id: String,
+        /// The route table.
+        route_table: String,
+        /// The route's destination.
+        destination_cidr: String,
+        /// What the route pointed at (None: no such route existed).
+        original: Option<RouteTargetSpec>,
+        /// Experiment tags.
+        mark: AwsMark,
+    },
+    /// Point the route at the blackhole interface, or create it there (`ec2:ReplaceRoute` /
+    /// `ec2:CreateRoute`), after tagging the route table with the original target.
+    AwsBlackholeRoute {
+        /// Region.
+        region: String,
+        /// The route table.
+        route_table: String,
+        /// The route's destination.
+        destination_cidr: String,
+        /// What the route pointed at (None: no such route existed).
+        original: Option<RouteTargetSpec>,
+        /// Experiment tags.
+        mark: AwsMark,
+    },
+    /// Create a deny-all network ACL in the VPC (`ec2:CreateNetworkAcl`).
+    AwsCreateDenyAllAcl {
+        /// Region.
+        region: String,
+        /// VPC id.
+        vpc: String,
+        /// The zone it cuts off.
+        zone: String,
+        /// Experiment tags.
+        mark: AwsMark,
+    },
+    /// Tag a subnet with its ACL and associate it with the deny-all ACL
+    /// (`ec2:ReplaceNetworkAclAssociation`).
+    AwsSwapSubnetAcl {
+        /// Region.
+        region: String,
+        /// VPC id.
+        vpc: String,
+        /// The zone.
+        zone: String,
+        /// The subnet.
+        subnet_id: String,
+        /// The ACL it was associated with.
+        original_acl: String,
+        /// Experiment tags.
+        mark: AwsMark,
     },
 }
 

@@ -5,6 +5,7 @@
 
 pub mod cmd;
 pub mod http;
+pub mod k8s;
 pub mod prometheus;
 pub mod tcp;
 
@@ -55,6 +56,9 @@ pub async fn evaluate(spec: &ProbeSpec) -> Outcome {
     }
     if let Some(p) = &spec.prometheus {
         return prometheus::evaluate(p, timeout).await;
+    }
+    if let Some(k) = &spec.k8s {
+        return k8s::evaluate(k, timeout).await;
     }
     let kind = spec.kinds().first().copied().unwrap_or("unknown");
     Outcome {

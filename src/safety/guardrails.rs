@@ -214,7 +214,71 @@ pub fn check(
             },
         );
     }
+    if !doc.fault_kind().is_kubernetes() {
+        aws_scope_rule(
+            &mut rule,
+            plan,
+            "allowed-regions",
+            crate::engine::aws::LABEL_REGION,
+            &cfg.aws.allowed_regions,
+            "region",
+            "aws.allowed_regions",
+        );
+        aws_scope_rule(
+            &mut rule,
+            plan,
+            "allowed-accounts",
+            crate::engine::aws::LABEL_ACCOUNT,
+            &cfg.aws.allowed_accounts,
+            "account",
+            "aws.allowed_accounts",
+        );
+    }
     v
+}
+
+/// Refuses AWS targets outside the allowed regions or accounts (an empty list allows any). A
+/// target whose region or account is unknown is refused when a list is set.
+fn aws_scope_rule(
+    rule: &mut impl FnMut(&'static str, bool, String),
+    plan: &Plan,
+    name: &'static str,
+    label: &str,
+    allowed: &[String],
+    what: &str,
+    key: &str,
+) {
+    if allowed.is_empty() {
+        return;
+    }
+    let outside: Vec<String> = plan
+        .targets
+        .iter()
+        .filter(|t| !t.labels.get(label).is_some_and(|v| allowed.contains(v)))
+        .map(|t| {
+            format!(
+                "{} ({what} {})",
+                t.name,
+                t.labels.get(label).map_or("unknown", String::as_str)
+            )
+        })
+        .collect();
+    rule(
+        name,
+        outside.is_empty(),
+        if outside.is_empty() {
+            format!(
+                "every target is in an allowed {what} ({})",
+                allowed.join(", ")
+            )
+        } else {
+            format!(
+                "{} outside {key} {:?}; choose targets there or extend {key}",
+                outside.join(", "),
+                allowed
+            )
+        },
+    );
 }
 
 /// The first refusal, if any.

@@ -1,6 +1,7 @@
 //! The write-ahead rollback journal: one entry per mutation, written (durably) before the
 //! mutation, holding the undo record as data so any later process can replay it.
 
+use crate::engine::aws::records::RouteTargetSpec;
 use crate::engine::plan::{Action, PlannedStep, TargetRef};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -69,6 +70,83 @@ pub enum UndoRecord {
         /// The marker file name inside it.
         marker: String,
     },
+    /// Wait until the instance is `stopped`, start it, wait for `running`, remove the tags.
+    AwsStartInstance {
+        /// Region.
+        region: String,
+        /// Instance id.
+        instance_id: String,
+        /// The experiment whose tag proves ChaosDuck stopped it.
+        experiment: String,
+    },
+    /// Wait until the cluster is `available`; fail back to the original writer if asked.
+    AwsSettleDbCluster {
+        /// Region.
+        region: String,
+        /// Cluster identifier.
+        cluster: String,
+        /// The writer before the failover.
+        original_writer: String,
+        /// Fail back to it.
+        fail_back: bool,
+        /// The experiment.
+        experiment: String,
+    },
+    /// Wait until the Multi-AZ instance is `available` again.
+    AwsSettleDbInstance {
+        /// Region.
+        region: String,
+        /// Instance identifier.
+        instance: String,
+        /// The experiment.
+        experiment: String,
+    },
+    /// Point the route back at its original target (or delete the route ChaosDuck created).
+    AwsRestoreRoute {
+        /// Region.
+        region: String,
+        /// The route table.
+        route_table: String,
+        /// The destination.
+        destination_cidr: String,
+        /// The original target; None: delete the route.
+        original: Option<RouteTargetSpec>,
+        /// The experiment.
+        experiment: String,
+    },
+    /// Delete the experiment's blackhole interface (found by its tags).
+    AwsDeleteBlackholeInterface {
+        /// Region.
+        region: String,
+        /// The route table.
+        route_table: String,
+        /// The destination.
+        destination_cidr: String,
+        /// The experiment.
+        experiment: String,
+    },
+    /// Associate the subnet with its original network ACL again.
+    AwsRestoreSubnetAcl {
+        /// Region.
+        region: String,
+        /// The subnet.
+        subnet_id: String,
+        /// The ACL to restore.
+        original_acl: String,
+        /// The experiment.
+        experiment: String,
+    },
+    /// Delete the experiment's deny-all ACL (found by its tags) once no subnet uses it.
+    AwsDeleteDenyAllAcl {
+        /// Region.
+        region: String,
+        /// VPC id.
+        vpc: String,
+        /// The zone.
+        zone: String,
+        /// The experiment.
+        experiment: String,
+    },
 }
 
 /// A pod's controller.
@@ -122,6 +200,73 @@ impl UndoRecord {
             UndoRecord::TestWorldUnmark { world, marker } => {
                 format!("remove marker {marker} from {}", world.display())
             }
+            UndoRecord::AwsStartInstance {
+                region,
+                instance_id,
+                ..
+            } => format!(
+                "ec2:StartInstances {instance_id} ({region}) once it is stopped, wait for running, ec2:DeleteTags chaosduck:*"
+            ),
+            UndoRecord::AwsSettleDbCluster {
+                region,
+                cluster,
+                original_writer,
+                fail_back,
+                ..
+            } => {
+                if *fail_back {
+                    format!(
+                        "wait for db cluster {cluster} ({region}) to be available, rds:FailoverDBCluster back to {original_writer}, rds:RemoveTagsFromResource"
+                    )
+                } else {
+                    format!(
+                        "wait for db cluster {cluster} ({region}) to be available (writer was {original_writer}), rds:RemoveTagsFromResource"
+                    )
+                }
+            }
+            UndoRecord::AwsSettleDbInstance {
+                region, instance, ..
+            } => format!(
+                "wait for db instance {instance} ({region}) to be available, rds:RemoveTagsFromResource"
+            ),
+            UndoRecord::AwsRestoreRoute {
+                region,
+                route_table,
+                destination_cidr,
+                original,
+                ..
+            } => match original {
+                Some(t) => format!(
+                    "ec2:ReplaceRoute {route_table} {destination_cidr} back to {t} ({region}), ec2:DeleteTags"
+                ),
+                None => format!(
+                    "ec2:DeleteRoute {route_table} {destination_cidr} (ChaosDuck created it) ({region}), ec2:DeleteTags"
+                ),
+            },
+            UndoRecord::AwsDeleteBlackholeInterface {
+                region,
+                route_table,
+                destination_cidr,
+                experiment,
+            } => format!(
+                "ec2:DeleteNetworkInterface the blackhole interface tagged {experiment} for {route_table} {destination_cidr} ({region})"
+            ),
+            UndoRecord::AwsRestoreSubnetAcl {
+                region,
+                subnet_id,
+                original_acl,
+                ..
+            } => format!(
+                "ec2:ReplaceNetworkAclAssociation {subnet_id} back to {original_acl} ({region}), ec2:DeleteTags"
+            ),
+            UndoRecord::AwsDeleteDenyAllAcl {
+                region,
+                vpc,
+                zone,
+                experiment,
+            } => format!(
+                "ec2:DeleteNetworkAcl the deny-all ACL tagged {experiment} for {zone} in {vpc} ({region})"
+            ),
         }
     }
 }

@@ -34,6 +34,9 @@ pub enum SandboxError {
     /// Waiting for signals failed.
     #[error("cannot install signal handler: {0}")]
     Signal(std::io::Error),
+    /// The sandbox AWS account failed.
+    #[error("{0}")]
+    Other(String),
 }
 
 /// An API failure, answered as a `meta/v1 Status` object.

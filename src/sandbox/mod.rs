@@ -437,6 +437,10 @@ pub struct SandboxServeArgs {
     /// Do not serve simulated apps for Services.
     #[arg(long)]
     pub no_apps: bool,
+    /// Also serve the sandbox AWS account (EC2 and RDS) and write its endpoint and dummy
+    /// credentials as shell `export` lines to this file.
+    #[arg(long, value_name = "FILE")]
+    pub write_aws_env: Option<PathBuf>,
 }
 
 impl SandboxServeArgs {
@@ -464,6 +468,22 @@ pub async fn serve(args: SandboxServeArgs) -> Result<(), SandboxError> {
     if let Some(p) = &args.write_kubeconfig {
         sandbox.write_kubeconfig(p)?;
     }
+    let aws_sandbox = match &args.write_aws_env {
+        Some(p) => {
+            let a = aws::start(aws::SandboxOptions::default())
+                .await
+                .map_err(|e| SandboxError::Other(format!("the AWS sandbox: {e}")))?;
+            a.write_aws_env(p)
+                .map_err(|e| SandboxError::Other(format!("the AWS sandbox: {e}")))?;
+            let _ = writeln_stdout(&format!(
+                "sandbox AWS account on {} (env {})\n",
+                a.endpoint_url(),
+                p.display()
+            ));
+            Some(a)
+        }
+        None => None,
+    };
     let line = match &args.write_kubeconfig {
         Some(p) => format!(
             "sandbox listening on {} (kubeconfig {})\n",
@@ -484,5 +504,16 @@ pub async fn serve(args: SandboxServeArgs) -> Result<(), SandboxError> {
         _ = term.recv() => {}
     }
     sandbox.shutdown().await;
+    if let Some(a) = aws_sandbox {
+        a.shutdown().await;
+    }
     Ok(())
 }
+
+fn writeln_stdout(line: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(line.as_bytes())?;
+    out.flush()
+}
+pub mod aws;
