@@ -272,6 +272,9 @@ impl Cli {
         }
         let aws = self.aws_settings();
         if aws.configured() {
+            crate::probe::aws::set_clients(Some(Arc::new(
+                crate::engine::aws::client::AwsClients::new(aws.clone()),
+            )));
             e = e.with(Arc::new(AwsBackend::new(aws)));
         }
         if self.sandbox {

@@ -560,6 +560,20 @@ impl ExperimentDoc {
                     "give exactly one of `instance` or `dbCluster`".into(),
                 );
             }
+            if let Some(a) = &p.aws {
+                if a.state.is_none() && a.writer.is_none() {
+                    add(
+                        &format!("{at}.aws"),
+                        "say what to check: `state` (e.g. running, available) or `writer`".into(),
+                    );
+                }
+                if a.writer.is_some() && a.db_cluster.is_none() {
+                    add(
+                        &format!("{at}.aws.writer"),
+                        "`writer` applies to a `dbCluster`".into(),
+                    );
+                }
+            }
         }
     }
 }

@@ -460,5 +460,9 @@ pub struct AwsProbe {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub db_cluster: Option<String>,
     /// The expected state, e.g. `running` or `available`.
-    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// The instance that must be the cluster's writer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer: Option<String>,
 }

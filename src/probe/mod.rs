@@ -3,6 +3,7 @@
 //! `aws` need their clients and are reported as not evaluated (an inconclusive verdict) until a
 //! client is configured.
 
+pub mod aws;
 pub mod cmd;
 pub mod http;
 pub mod k8s;
@@ -59,6 +60,9 @@ pub async fn evaluate(spec: &ProbeSpec) -> Outcome {
     }
     if let Some(k) = &spec.k8s {
         return k8s::evaluate(k, timeout).await;
+    }
+    if let Some(a) = &spec.aws {
+        return aws::evaluate(a, timeout).await;
     }
     let kind = spec.kinds().first().copied().unwrap_or("unknown");
     Outcome {
