@@ -367,3 +367,85 @@ async fn k8s_probes_read_the_cluster_through_the_kube_client() {
     );
     b.sb.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topology_holds_every_pod_and_marks_active_faults() {
+    use chaosduck::topology::k8s::K8sWatch;
+    let b = bed().await;
+    let w = K8sWatch::start(b.client.clone());
+    w.ready(Duration::from_secs(20))
+        .await
+        .expect("topology ready");
+    let t = w.snapshot();
+    assert_eq!(t.pods, b.sb.pods(None).len(), "every pod is in the graph");
+    let shop = t
+        .namespaces
+        .iter()
+        .find(|n| n.name == "shop")
+        .expect("shop namespace");
+    let checkout = shop
+        .workloads
+        .iter()
+        .find(|w| w.kind == "Deployment" && w.name == "checkout")
+        .expect("checkout deployment");
+    assert_eq!(checkout.pods.len() as i32, checkout.desired);
+    let svc = shop
+        .services
+        .iter()
+        .find(|s| s.name == "checkout")
+        .expect("checkout service");
+    assert_eq!(
+        svc.pods.len(),
+        checkout.pods.len(),
+        "services map to pods by selector"
+    );
+    assert_eq!(t.faulted_pods, 0);
+
+    // A long latency fault shows up as a marker, then goes away after the emergency stop.
+    let f = b.experiment("marked", &spec(FAULTS[1].1, "60s", ""));
+    let mut c = b.home.cmd_without_world();
+    c.arg("--kubeconfig")
+        .arg(&b.kubeconfig)
+        .args(["run", f.to_str().unwrap()])
+        .stdout(std::process::Stdio::null());
+    let mut child = c.spawn().expect("spawn run");
+    let mut changes = w.changes();
+    let start = Instant::now();
+    while w.snapshot().faulted_pods == 0 && start.elapsed() < Duration::from_secs(20) {
+        let _ = tokio::time::timeout(Duration::from_millis(200), changes.changed()).await;
+    }
+    let t = w.snapshot();
+    assert!(
+        t.faulted_pods >= 1,
+        "the injected pods carry a fault marker"
+    );
+    let marked: Vec<&str> = t
+        .namespaces
+        .iter()
+        .flat_map(|n| n.workloads.iter().flat_map(|w| w.pods.iter()))
+        .filter(|p| !p.faults.is_empty())
+        .map(|p| p.name.as_str())
+        .collect();
+    assert!(
+        marked.iter().all(|p| p.starts_with("payments")),
+        "{marked:?}"
+    );
+    let o = b.run(&["stop"], None).await;
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let st = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(st.code(), Some(3));
+    let start = Instant::now();
+    while w.snapshot().faulted_pods > 0 && start.elapsed() < Duration::from_secs(20) {
+        let _ = tokio::time::timeout(Duration::from_millis(200), changes.changed()).await;
+    }
+    assert_eq!(
+        w.snapshot().faulted_pods,
+        0,
+        "markers disappear after the revert"
+    );
+    drop(w);
+    b.sb.shutdown().await;
+}

@@ -202,9 +202,10 @@ pub enum Command {
         #[arg(long, value_enum)]
         format: ExportFormat,
     },
-    /// Show the AWS topology of a region: VPCs, subnets, routes, ACLs, instances, RDS.
+    /// Show the topology: the Kubernetes cluster (namespaces, workloads, pods, nodes, services,
+    /// with ChaosDuck's fault markers), or with --aws one region's VPCs, routes, ACLs, EC2, RDS.
     Topology {
-        /// The AWS topology (the only one in this build).
+        /// The AWS topology instead of the Kubernetes one.
         #[arg(long)]
         aws: bool,
         /// Output format.

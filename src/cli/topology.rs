@@ -1,4 +1,5 @@
-//! `topology --aws`: the AWS topology of one region, as a tree or JSON.
+//! `topology`: the Kubernetes topology from watch caches, or with `--aws` the AWS topology of one
+//! region; as a tree or JSON.
 
 use super::{Cli, Exit, OutputFormat, fail};
 use crate::engine::aws::client::AwsClients;
@@ -7,10 +8,7 @@ use crate::topology::aws::{AwsTopology, discover};
 /// Prints the topology; exits 5 when a service could not be read (the rest is still shown).
 pub async fn show(cli: &Cli, aws: bool, output: OutputFormat) -> Exit {
     if !aws {
-        return fail(
-            Exit::Invalid,
-            "only the AWS topology is available in this build; pass --aws",
-        );
+        return kubernetes(cli, output).await;
     }
     let clients = AwsClients::new(cli.aws_settings());
     let c = match clients.get(None).await {
@@ -26,6 +24,126 @@ pub async fn show(cli: &Cli, aws: bool, output: OutputFormat) -> Exit {
         Exit::Ok
     } else {
         Exit::Failed
+    }
+}
+
+async fn kubernetes(cli: &Cli, output: OutputFormat) -> Exit {
+    use crate::engine::k8s::client;
+    use crate::topology::k8s::K8sWatch;
+    let mut sandbox = None;
+    let connected = if cli.sandbox {
+        let sb =
+            match crate::sandbox::Sandbox::start(crate::sandbox::SandboxOptions::default()).await {
+                Ok(s) => s,
+                Err(e) => return fail(Exit::Environment, format!("cannot start the sandbox: {e}")),
+            };
+        let mut kc = sb.kube_config();
+        sandbox = Some(sb);
+        client::from_config(&mut kc, Some("chaosduck-sandbox"))
+    } else {
+        let file = cli
+            .kubeconfig
+            .as_deref()
+            .filter(|p| !p.to_string_lossy().contains(':'));
+        client::connect(file, cli.context.as_deref()).await
+    };
+    let c = match connected {
+        Ok(c) => c,
+        Err(e) => return fail(Exit::Invalid, e),
+    };
+    let w = K8sWatch::start(c.client);
+    if let Err(e) = w.ready(std::time::Duration::from_secs(120)).await {
+        return fail(Exit::Environment, e);
+    }
+    let t = w.snapshot();
+    match output {
+        OutputFormat::Json => println!("{}", serde_json::to_string(&t).unwrap_or_default()),
+        OutputFormat::Text => print_k8s(&c.context, &t),
+    }
+    drop(w);
+    if let Some(sb) = sandbox {
+        sb.shutdown().await;
+    }
+    Exit::Ok
+}
+
+fn print_k8s(context: &str, t: &crate::topology::k8s::K8sTopology) {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let _ = writeln!(
+        out,
+        "context {context}: {} namespaces, {} pods ({} with a ChaosDuck fault), {} nodes",
+        t.namespaces.len(),
+        t.pods,
+        t.faulted_pods,
+        t.nodes.len()
+    );
+    let pod = |out: &mut std::io::BufWriter<std::io::StdoutLock<'_>>,
+               indent: &str,
+               p: &crate::topology::k8s::PodInfo| {
+        let faults = if p.faults.is_empty() {
+            String::new()
+        } else {
+            format!("  ⚡ {}", p.faults.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "{indent}pod {} {}{} restarts {} on {}{faults}",
+            p.name,
+            p.phase,
+            if p.ready { " ready" } else { " not-ready" },
+            p.restarts,
+            p.node.as_deref().unwrap_or("-")
+        );
+    };
+    for n in &t.namespaces {
+        let _ = writeln!(out, "namespace {}", n.name);
+        for w in &n.workloads {
+            let _ = writeln!(
+                out,
+                "  {} {} {}/{} ready",
+                w.kind, w.name, w.ready, w.desired
+            );
+            for p in &w.pods {
+                pod(&mut out, "    ", p);
+            }
+        }
+        for p in &n.bare_pods {
+            pod(&mut out, "  ", p);
+        }
+        for s in &n.services {
+            let _ = writeln!(
+                out,
+                "  service {} ({}) -> {} pod(s)",
+                s.name,
+                if s.selector.is_empty() {
+                    "no selector"
+                } else {
+                    &s.selector
+                },
+                s.pods.len()
+            );
+        }
+    }
+    for n in &t.nodes {
+        let _ = writeln!(
+            out,
+            "node {} zone {} {}{}{} {} pods",
+            n.name,
+            n.zone.as_deref().unwrap_or("-"),
+            if n.schedulable {
+                "schedulable"
+            } else {
+                "cordoned"
+            },
+            if n.chaosduck_cordon {
+                " (by ChaosDuck)"
+            } else {
+                ""
+            },
+            if n.ready { " ready" } else { " not-ready" },
+            n.pods
+        );
     }
 }
 

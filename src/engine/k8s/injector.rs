@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 /// The network injector's script (POSIX sh + iproute2 `tc`).
 pub const NETWORK_SCRIPT: &str = r#"set -u
-echo $$ > /tmp/chaosduck.pid 2>/dev/null || true
+echo $$ > "${CHAOSDUCK_PID_FILE:-/tmp/chaosduck.pid}" 2>/dev/null || true
 IF="${CHAOSDUCK_INTERFACE:-eth0}"
 H=1337
 cleanup() { tc qdisc del dev "$IF" root handle "$H": 2>/dev/null; echo "chaosduck: fault removed from $IF"; exit 0; }
@@ -55,7 +55,7 @@ cleanup
 
 /// The stress injector's script (POSIX sh + `stress-ng`, whose own `--timeout` is a second bound).
 pub const STRESS_SCRIPT: &str = r#"set -u
-echo $$ > /tmp/chaosduck.pid 2>/dev/null || true
+echo $$ > "${CHAOSDUCK_PID_FILE:-/tmp/chaosduck.pid}" 2>/dev/null || true
 case "$CHAOSDUCK_FAULT" in
   cpu_stress) stress-ng --cpu "$CHAOSDUCK_CPU_WORKERS" --cpu-load "$CHAOSDUCK_CPU_LOAD_PERCENT" --timeout "${CHAOSDUCK_DURATION_SECONDS}s" --quiet & ;;
   memory_stress) stress-ng --vm "${CHAOSDUCK_VM_WORKERS:-1}" --vm-bytes "$CHAOSDUCK_MEMORY_BYTES" --vm-keep --timeout "${CHAOSDUCK_DURATION_SECONDS}s" --quiet & ;;
@@ -71,7 +71,7 @@ echo "chaosduck: stress expired"
 pub const STOP_COMMAND: [&str; 3] = [
     "sh",
     "-c",
-    "kill -TERM \"$(cat /tmp/chaosduck.pid)\" # chaosduck-stop",
+    "kill -TERM \"$(cat \"${CHAOSDUCK_PID_FILE:-/tmp/chaosduck.pid}\")\" # chaosduck-stop",
 ];
 
 /// The fault-specific environment of an injector (besides experiment, fault and duration).

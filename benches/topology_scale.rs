@@ -1,0 +1,111 @@
+//! The Kubernetes topology at scale: a `chaosduck sandbox serve --pods N` process, then the time
+//! until `chaosduck topology` holds every pod (process start to JSON printed) and that process's
+//! peak RSS, against one `kubectl get pods -A` listing of the same sandbox, in one run.
+//!
+//! Run: `cargo bench --bench topology_scale [PODS]` (default 10,000). `KUBECTL` picks kubectl.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+fn max_rss_children_kib() -> i64 {
+    // SAFETY: getrusage writes into the struct we pass.
+    unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut u);
+        u.ru_maxrss
+    }
+}
+
+fn main() {
+    let pods: usize = std::env::args()
+        .skip(1)
+        .find(|a| a != "--bench")
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(10_000);
+    let exe = std::env::current_exe().expect("bench path");
+    let bin = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .map(|d| d.join("chaosduck"))
+        .expect("target dir");
+    assert!(
+        bin.exists(),
+        "build the binary first: cargo build --release ({})",
+        bin.display()
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kc = dir.path().join("kubeconfig");
+    let t0 = Instant::now();
+    let mut sb = Command::new(&bin)
+        .args([
+            "sandbox",
+            "serve",
+            "--pods",
+            &pods.to_string(),
+            "--no-apps",
+            "--write-kubeconfig",
+        ])
+        .arg(&kc)
+        .env("XDG_STATE_HOME", dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start sandbox");
+    let mut line = String::new();
+    BufReader::new(sb.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("sandbox line");
+    println!(
+        "sandbox with {pods} extra pods up in {:.2}s",
+        t0.elapsed().as_secs_f64()
+    );
+
+    let t = Instant::now();
+    let out = Command::new(&bin)
+        .args(["--kubeconfig"])
+        .arg(&kc)
+        .args(["--db"])
+        .arg(dir.path().join("db.redb"))
+        .args(["topology", "-o", "json"])
+        .env("XDG_STATE_HOME", dir.path())
+        .env("XDG_RUNTIME_DIR", dir.path())
+        .stderr(Stdio::null())
+        .output()
+        .expect("topology");
+    let topo = t.elapsed();
+    let rss = max_rss_children_kib();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("topology json");
+    let seen = v["pods"].as_u64().unwrap_or(0);
+
+    let kubectl = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into());
+    let t = Instant::now();
+    let k = Command::new(&kubectl)
+        .arg("--kubeconfig")
+        .arg(&kc)
+        .args(["get", "pods", "-A", "--no-headers"])
+        .output();
+    let kt = t.elapsed();
+    let _ = sb.kill();
+    let _ = sb.wait();
+
+    println!(
+        "chaosduck topology: {seen} pods in {:.2}s (whole process), peak RSS {:.0} MiB",
+        topo.as_secs_f64(),
+        rss as f64 / 1024.0
+    );
+    match k {
+        Ok(o) if o.status.success() => {
+            let lines = String::from_utf8_lossy(&o.stdout).lines().count();
+            println!(
+                "kubectl get pods -A: {lines} pods in {:.2}s",
+                kt.as_secs_f64()
+            );
+            println!(
+                "ratio chaosduck/kubectl: {:.2}",
+                topo.as_secs_f64() / kt.as_secs_f64()
+            );
+        }
+        _ => println!("kubectl not available; no comparison"),
+    }
+}
