@@ -10,6 +10,19 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, PostParams};
 use std::time::{Duration, Instant};
 
+/// When the pod last turned Ready (unix ms), from its condition's transition time.
+fn ready_since(p: &Pod) -> Option<i64> {
+    p.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "Ready" && c.status == "True")?
+        .last_transition_time
+        .as_ref()
+        .map(|t| t.0.as_millisecond())
+}
+
 fn ready(p: &Pod) -> bool {
     p.metadata.deletion_timestamp.is_none()
         && p.status
@@ -138,7 +151,7 @@ pub async fn await_recovery(
                         .list(&ListParams::default().labels(&selector))
                         .await
                         .map_err(K8sError::api("list pods"))?;
-                    let ready_now = pods
+                    let counted: Vec<&Pod> = pods
                         .items
                         .iter()
                         .filter(|p| p.metadata.uid.as_deref() != Some(uid))
@@ -149,13 +162,23 @@ pub async fn await_recovery(
                                 .is_some_and(|r| r.iter().any(|r| r.uid == o.uid))
                         })
                         .filter(|p| ready(p))
-                        .count();
+                        .collect();
+                    let ready_now = counted.len();
+                    // The owner was whole again when its last counted pod turned Ready.
+                    let back_at = counted.iter().filter_map(|p| ready_since(p)).max();
                     if i32::try_from(ready_now).unwrap_or(i32::MAX) >= desired {
+                        let took = match back_at {
+                            Some(t) if deleted_at > 0 && t >= deleted_at => {
+                                format!(
+                                    "recovered {:.1}s after the fault",
+                                    (t - deleted_at) as f64 / 1000.0
+                                )
+                            }
+                            _ => format!("checked {} after the fault", since(deleted_at)),
+                        };
                         return Ok(Some(format!(
-                            "{} {} ready again ({ready_now}/{desired}) {} after the fault",
-                            o.kind,
-                            o.name,
-                            since(deleted_at)
+                            "{} {} ready again ({ready_now}/{desired}), {took}",
+                            o.kind, o.name
                         )));
                     }
                 }
