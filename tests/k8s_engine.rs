@@ -449,3 +449,41 @@ async fn topology_holds_every_pod_and_marks_active_faults() {
     drop(w);
     b.sb.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topology_watches_several_contexts_at_once() {
+    let one = bed().await;
+    let two = Sandbox::start(SandboxOptions {
+        demo: true,
+        ..SandboxOptions::fast()
+    })
+    .await
+    .expect("second sandbox");
+    let kc = one.home.path().join("two-contexts");
+    let yaml = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: a\n  cluster: {{server: '{}'}}\n- name: b\n  cluster: {{server: '{}'}}\nusers:\n- name: u\n  user: {{}}\ncontexts:\n- name: first\n  context: {{cluster: a, user: u}}\n- name: second\n  context: {{cluster: b, user: u}}\ncurrent-context: first\n",
+        one.sb.base_url(),
+        two.base_url()
+    );
+    std::fs::write(&kc, yaml).unwrap();
+    let mut c = one.home.cmd_without_world();
+    c.arg("--kubeconfig")
+        .arg(&kc)
+        .args(["topology", "--contexts", "first,second", "-o", "json"]);
+    let o = tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let v: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o)));
+    assert_eq!(
+        v["first"]["pods"].as_u64().unwrap() as usize,
+        one.sb.pods(None).len()
+    );
+    assert_eq!(
+        v["second"]["pods"].as_u64().unwrap() as usize,
+        two.pods(None).len()
+    );
+    two.shutdown().await;
+    one.sb.shutdown().await;
+}

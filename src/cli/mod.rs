@@ -208,6 +208,9 @@ pub enum Command {
         /// The AWS topology instead of the Kubernetes one.
         #[arg(long)]
         aws: bool,
+        /// Watch these kube contexts at once (comma-separated); the current one when absent.
+        #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
+        contexts: Vec<String>,
         /// Output format.
         #[arg(long, short, value_enum, default_value_t)]
         output: OutputFormat,
@@ -432,7 +435,11 @@ pub async fn dispatch(cli: Cli) -> Exit {
             output,
         } => admin::recover(&cli, *sweep, *force, *output).await,
         Command::Stop => admin::stop(&cli).await,
-        Command::Topology { aws, output } => topology::show(&cli, *aws, *output).await,
+        Command::Topology {
+            aws,
+            contexts,
+            output,
+        } => topology::show(&cli, *aws, contexts, *output).await,
         Command::Reset => admin::reset(&cli).await,
     }
 }

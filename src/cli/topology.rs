@@ -6,7 +6,10 @@ use crate::engine::aws::client::AwsClients;
 use crate::topology::aws::{AwsTopology, discover};
 
 /// Prints the topology; exits 5 when a service could not be read (the rest is still shown).
-pub async fn show(cli: &Cli, aws: bool, output: OutputFormat) -> Exit {
+pub async fn show(cli: &Cli, aws: bool, contexts: &[String], output: OutputFormat) -> Exit {
+    if !aws && !contexts.is_empty() {
+        return several_contexts(cli, contexts, output).await;
+    }
     if !aws {
         return kubernetes(cli, output).await;
     }
@@ -25,6 +28,45 @@ pub async fn show(cli: &Cli, aws: bool, output: OutputFormat) -> Exit {
     } else {
         Exit::Failed
     }
+}
+
+/// Watches several contexts at once: one watcher set per context, all syncing concurrently.
+async fn several_contexts(cli: &Cli, contexts: &[String], output: OutputFormat) -> Exit {
+    use crate::engine::k8s::client;
+    use crate::topology::k8s::K8sWatch;
+    let file = cli
+        .kubeconfig
+        .as_deref()
+        .filter(|p| !p.to_string_lossy().contains(':'));
+    let mut watches = Vec::new();
+    for ctx in contexts {
+        match client::connect(file, Some(ctx)).await {
+            Ok(c) => watches.push((ctx.clone(), K8sWatch::start(c.client))),
+            Err(e) => return fail(Exit::Invalid, e),
+        }
+    }
+    let limit = std::time::Duration::from_secs(120);
+    let ready = futures::future::join_all(watches.iter().map(|(_, w)| w.ready(limit))).await;
+    for ((ctx, _), r) in watches.iter().zip(ready) {
+        if let Err(e) = r {
+            return fail(Exit::Environment, format!("context {ctx}: {e}"));
+        }
+    }
+    match output {
+        OutputFormat::Json => {
+            let map: std::collections::BTreeMap<&str, crate::topology::k8s::K8sTopology> = watches
+                .iter()
+                .map(|(c, w)| (c.as_str(), w.snapshot()))
+                .collect();
+            println!("{}", serde_json::to_string(&map).unwrap_or_default());
+        }
+        OutputFormat::Text => {
+            for (c, w) in &watches {
+                print_k8s(c, &w.snapshot());
+            }
+        }
+    }
+    Exit::Ok
 }
 
 async fn kubernetes(cli: &Cli, output: OutputFormat) -> Exit {
