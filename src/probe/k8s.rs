@@ -62,6 +62,24 @@ pub async fn evaluate(p: &K8sProbe, timeout: Duration) -> Outcome {
     }
 }
 
+/// Ready and desired replicas of a workload kind with `spec.replicas` / `status.readyReplicas`.
+macro_rules! replicas {
+    ($ty:ty, $c:expr, $ns:expr, $name:expr) => {
+        Api::<$ty>::namespaced($c, &$ns).get(&$name).await.map(|d| {
+            let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+            let ready = d
+                .status
+                .as_ref()
+                .and_then(|s| s.ready_replicas)
+                .unwrap_or(0);
+            (
+                Some((ready, desired)),
+                serde_json::to_value(&d).unwrap_or_default(),
+            )
+        })
+    };
+}
+
 async fn run(c: kube::Client, p: &K8sProbe) -> Outcome {
     let ns = p.namespace.clone().unwrap_or_else(|| "default".into());
     if let Some(sel) = &p.selector {
@@ -94,51 +112,9 @@ async fn run(c: kube::Client, p: &K8sProbe) -> Outcome {
     let kind = p.kind.clone().unwrap_or_default();
     // (ready, desired, the object as JSON for conditions)
     let got: Result<(Option<(i32, i32)>, serde_json::Value), kube::Error> = match kind.as_str() {
-        "Deployment" => Api::<Deployment>::namespaced(c, &ns)
-            .get(&name)
-            .await
-            .map(|d| {
-                let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-                let ready = d
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.ready_replicas)
-                    .unwrap_or(0);
-                (
-                    Some((ready, desired)),
-                    serde_json::to_value(&d).unwrap_or_default(),
-                )
-            }),
-        "StatefulSet" => Api::<StatefulSet>::namespaced(c, &ns)
-            .get(&name)
-            .await
-            .map(|d| {
-                let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-                let ready = d
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.ready_replicas)
-                    .unwrap_or(0);
-                (
-                    Some((ready, desired)),
-                    serde_json::to_value(&d).unwrap_or_default(),
-                )
-            }),
-        "ReplicaSet" => Api::<ReplicaSet>::namespaced(c, &ns)
-            .get(&name)
-            .await
-            .map(|d| {
-                let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-                let ready = d
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.ready_replicas)
-                    .unwrap_or(0);
-                (
-                    Some((ready, desired)),
-                    serde_json::to_value(&d).unwrap_or_default(),
-                )
-            }),
+        "Deployment" => replicas!(Deployment, c, ns, name),
+        "StatefulSet" => replicas!(StatefulSet, c, ns, name),
+        "ReplicaSet" => replicas!(ReplicaSet, c, ns, name),
         "DaemonSet" => Api::<DaemonSet>::namespaced(c, &ns)
             .get(&name)
             .await
