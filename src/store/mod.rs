@@ -299,9 +299,18 @@ impl Store {
 
     /// Appends a phase event (durable, so observers see every phase).
     pub fn append_event(&self, id: &str, ev: &PhaseEvent) -> Result<(), StoreError> {
-        let bytes = enc(ev)?;
+        self.append_next(EVENTS, id, &enc(ev)?)
+    }
+
+    /// Appends a record under the next sequence number of an experiment, durably.
+    fn append_next(
+        &self,
+        def: TableDefinition<(&str, u64), &[u8]>,
+        id: &str,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
         self.write(true, |w| {
-            let mut t = w.open_table(EVENTS).map_err(db)?;
+            let mut t = w.open_table(def).map_err(db)?;
             let next = t
                 .range((id, 0u64)..=(id, u64::MAX))
                 .map_err(db)?
@@ -309,7 +318,7 @@ impl Store {
                 .transpose()
                 .map_err(db)?
                 .map_or(0, |(k, _)| k.value().1 + 1);
-            t.insert((id, next), bytes.as_slice()).map_err(db)?;
+            t.insert((id, next), bytes).map_err(db)?;
             Ok(())
         })
     }
@@ -371,19 +380,7 @@ impl Store {
 
     /// Stores an AI analysis.
     pub fn append_analysis(&self, id: &str, a: &Analysis) -> Result<(), StoreError> {
-        let bytes = enc(a)?;
-        self.write(true, |w| {
-            let mut t = w.open_table(ANALYSES).map_err(db)?;
-            let next = t
-                .range((id, 0u64)..=(id, u64::MAX))
-                .map_err(db)?
-                .next_back()
-                .transpose()
-                .map_err(db)?
-                .map_or(0, |(k, _)| k.value().1 + 1);
-            t.insert((id, next), bytes.as_slice()).map_err(db)?;
-            Ok(())
-        })
+        self.append_next(ANALYSES, id, &enc(a)?)
     }
 
     /// The analyses of one experiment.
