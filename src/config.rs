@@ -26,6 +26,51 @@ pub struct Config {
     /// AI assistance: provider, model, endpoint, key file.
     #[serde(default)]
     pub ai: AiConfig,
+    /// The dashboard: theme, read-only contexts, mouse.
+    #[serde(default)]
+    pub dashboard: DashboardConfig,
+    /// Key overrides by action name (`rollback = "x"` or `up = ["up", "k"]`); see `?`.
+    #[serde(default)]
+    pub keys: BTreeMap<String, KeyList>,
+}
+
+/// One key or several.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum KeyList {
+    /// One key.
+    One(String),
+    /// Several keys.
+    Many(Vec<String>),
+}
+
+impl KeyList {
+    /// The keys.
+    pub fn keys(&self) -> Vec<String> {
+        match self {
+            KeyList::One(k) => vec![k.clone()],
+            KeyList::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// The `[dashboard]` section.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardConfig {
+    /// Theme name: dark (default), light, high-contrast, basic16, mono, or NAME for
+    /// `$XDG_CONFIG_HOME/chaosduck/themes/NAME.toml`.
+    #[serde(default)]
+    pub theme: Option<String>,
+    /// Always read-only.
+    #[serde(default)]
+    pub read_only: bool,
+    /// Kube contexts (globs) in which the dashboard is read-only.
+    #[serde(default)]
+    pub read_only_contexts: Vec<String>,
+    /// Capture the mouse (off by default so text can be selected and copied).
+    #[serde(default)]
+    pub mouse: bool,
 }
 
 /// Settings of the Kubernetes fault engine.

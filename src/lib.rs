@@ -12,3 +12,4 @@ pub mod safety;
 pub mod sandbox;
 pub mod store;
 pub mod topology;
+pub mod tui;

@@ -45,6 +45,15 @@ fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
 
 fn main() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
+    if cli.sandbox && cli.command.is_none() && cli.aws_endpoint_url.is_none() {
+        // The dashboard's sandbox AWS account ignores credentials but the SDK wants some.
+        // SAFETY: no other thread exists yet (the runtime is built below).
+        for (k, v) in [("AWS_ACCESS_KEY_ID", "sandbox"), ("AWS_SECRET_ACCESS_KEY", "sandbox")] {
+            if std::env::var_os(k).is_none() {
+                unsafe { std::env::set_var(k, v) };
+            }
+        }
+    }
     let _guard = init_logging();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

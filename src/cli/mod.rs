@@ -113,9 +113,16 @@ pub struct Cli {
     /// AWS endpoint for every service: an emulator or the sandbox account.
     #[arg(long, global = true, env = "AWS_ENDPOINT_URL", value_name = "URL")]
     pub aws_endpoint_url: Option<String>,
-    /// What to do.
+    /// Dashboard: offer no mutating action (dry runs, rollback and the emergency stop stay).
+    #[arg(long)]
+    pub read_only: bool,
+    /// Dashboard: colour theme (dark, light, high-contrast, basic16, mono, or a file's name in
+    /// $XDG_CONFIG_HOME/chaosduck/themes/).
+    #[arg(long, value_name = "NAME")]
+    pub theme: Option<String>,
+    /// What to do; without a command, the dashboard opens.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// The commands.
@@ -251,6 +258,15 @@ pub(crate) struct Env {
     pub store: Store,
     /// The in-process sandbox, alive as long as the command.
     pub _sandbox: Option<crate::sandbox::Sandbox>,
+    /// The Kubernetes client and its context name, when there is a cluster.
+    pub kube: Option<(kube::Client, String)>,
+}
+
+/// What `Cli::engines` found.
+pub(crate) struct Built {
+    pub engines: Engines,
+    pub sandbox: Option<crate::sandbox::Sandbox>,
+    pub kube: Option<(kube::Client, String)>,
 }
 
 impl Cli {
@@ -268,7 +284,7 @@ impl Cli {
     pub(crate) async fn engines(
         &self,
         config: &Config,
-    ) -> Result<(Engines, Option<crate::sandbox::Sandbox>), Exit> {
+    ) -> Result<Built, Exit> {
         use crate::engine::k8s::{K8sBackend, client};
         let mut e = Engines::default();
         if let Some(w) = &self.world {
@@ -295,13 +311,18 @@ impl Cli {
                 .map_err(|err| fail(Exit::Environment, err))?;
             let scope = format!("sandbox pid {}", std::process::id());
             crate::probe::k8s::set_client(Some(c.client.clone()));
+            let kube = Some((c.client.clone(), c.context.clone()));
             e = e.with(Arc::new(K8sBackend::new(
                 c.client,
                 c.context,
                 scope,
                 config.kubernetes.clone(),
             )));
-            return Ok((e, Some(sb)));
+            return Ok(Built {
+                engines: e,
+                sandbox: Some(sb),
+                kube,
+            });
         }
         // KUBECONFIG may hold a list of files; kube's inference merges those.
         let file = self
@@ -309,10 +330,12 @@ impl Cli {
             .as_deref()
             .filter(|p| !p.to_string_lossy().contains(':'));
         let explicit = file.is_some() || self.context.is_some();
+        let mut kube = None;
         match client::connect(file, self.context.as_deref()).await {
             Ok(c) => {
                 let scope = format!("kubernetes {}", c.context);
                 crate::probe::k8s::set_client(Some(c.client.clone()));
+                kube = Some((c.client.clone(), c.context.clone()));
                 e = e.with(Arc::new(K8sBackend::new(
                     c.client,
                     c.context,
@@ -323,7 +346,11 @@ impl Cli {
             Err(err) if explicit => return Err(fail(Exit::Invalid, err)),
             Err(err) => tracing::debug!(error = %err, "no Kubernetes engine"),
         }
-        Ok((e, None))
+        Ok(Built {
+            engines: e,
+            sandbox: None,
+            kube,
+        })
     }
 
     /// The AWS settings from the global flags.
@@ -359,7 +386,11 @@ pub(crate) async fn open_env(cli: &Cli, events: EventSink) -> Result<Env, Exit> 
             };
             fail(code, e)
         })?;
-    let (engines, sandbox) = cli.engines(&config).await?;
+    let Built {
+        engines,
+        sandbox,
+        kube,
+    } = cli.engines(&config).await?;
     let ctx = RunContext {
         store: store.clone(),
         engines,
@@ -383,12 +414,16 @@ pub(crate) async fn open_env(cli: &Cli, events: EventSink) -> Result<Env, Exit> 
         sup,
         store,
         _sandbox: sandbox,
+        kube,
     })
 }
 
 /// Runs the parsed command; returns the process exit code.
 pub async fn dispatch(cli: Cli) -> Exit {
-    match &cli.command {
+    let Some(command) = &cli.command else {
+        return crate::tui::run(cli).await;
+    };
+    match command {
         Command::Validate { files, output } => validate::validate(files, *output),
         Command::Schema => validate::schema(),
         Command::Ai { command } => ai::dispatch(&cli, command).await,

@@ -92,6 +92,17 @@ impl Supervisor {
         runs.keys().cloned().collect()
     }
 
+    /// Asks one live run to stop for `reason`; false when it is not alive in this process.
+    pub fn stop(&self, id: &str, reason: StopReason) -> bool {
+        match self.runs().get(id) {
+            Some(tx) => {
+                tx.send_replace(Some(reason));
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Waits until no run is alive.
     pub async fn wait_idle(&self) {
         let mut rx = self.active.subscribe();

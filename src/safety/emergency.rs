@@ -18,6 +18,8 @@ pub enum StopReason {
     ProbeFailed(String),
     /// The operator's terminal went away.
     OperatorLost,
+    /// The operator asked to roll this run back now (the dashboard's rollback key).
+    Operator(String),
 }
 
 impl StopReason {
@@ -38,6 +40,7 @@ impl fmt::Display for StopReason {
             StopReason::Signal(s) => write!(f, "{s} received"),
             StopReason::ProbeFailed(p) => write!(f, "probe {p} crossed its failure threshold"),
             StopReason::OperatorLost => f.write_str("the operator's terminal went away"),
+            StopReason::Operator(s) => write!(f, "rollback requested ({s})"),
         }
     }
 }

@@ -6,6 +6,7 @@
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, PodSpec, PodStatus, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::Api;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -55,6 +56,9 @@ pub struct WorkloadNode {
     pub desired: i32,
     /// Ready pods.
     pub ready: i32,
+    /// Its pod selector's matchLabels as `k=v,k2=v2` (empty when it has none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub selector: String,
     /// Its pods.
     pub pods: Vec<PodInfo>,
 }
@@ -406,6 +410,18 @@ fn controller(m: &kube::api::ObjectMeta) -> Option<(String, String)> {
 }
 
 #[allow(clippy::too_many_arguments)]
+/// A selector's matchLabels as `k=v,k2=v2`, sorted.
+fn match_labels(sel: Option<&LabelSelector>) -> String {
+    sel.and_then(|s| s.match_labels.as_ref())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default()
+}
+
 fn build(
     pods: &[Arc<Pod>],
     nodes: &[Arc<Node>],
@@ -448,7 +464,12 @@ fn build(
         })
         .collect();
     let mut workloads: BTreeMap<(String, String, String), WorkloadNode> = BTreeMap::new();
-    let mut add_wl = |ns: String, kind: &str, name: String, desired: i32, ready: i32| {
+    let mut add_wl = |ns: String,
+                      kind: &str,
+                      name: String,
+                      desired: i32,
+                      ready: i32,
+                      sel: Option<&LabelSelector>| {
         workloads.insert(
             (ns, kind.to_string(), name.clone()),
             WorkloadNode {
@@ -456,6 +477,7 @@ fn build(
                 name,
                 desired,
                 ready,
+                selector: match_labels(sel),
                 pods: vec![],
             },
         );
@@ -468,6 +490,7 @@ fn build(
             d.metadata.name.clone().unwrap_or_default(),
             d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
             st.ready_replicas.unwrap_or(0),
+            d.spec.as_ref().map(|s| &s.selector),
         );
     }
     for d in statefulsets {
@@ -478,6 +501,7 @@ fn build(
             d.metadata.name.clone().unwrap_or_default(),
             d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
             st.ready_replicas.unwrap_or(0),
+            d.spec.as_ref().map(|s| &s.selector),
         );
     }
     for d in daemonsets {
@@ -488,6 +512,7 @@ fn build(
             d.metadata.name.clone().unwrap_or_default(),
             st.desired_number_scheduled,
             st.number_ready,
+            d.spec.as_ref().map(|s| &s.selector),
         );
     }
     for r in replicasets {
@@ -503,6 +528,7 @@ fn build(
                 key.1,
                 r.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
                 st.ready_replicas.unwrap_or(0),
+                r.spec.as_ref().map(|s| &s.selector),
             );
         }
     }
