@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 log() { printf '== %s\n' "$*"; }
 
 # Debian packages the tests use as real peers.
-APT_PACKAGES=(prometheus stress-ng iproute2)
+APT_PACKAGES=(prometheus stress-ng iproute2 tmux)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

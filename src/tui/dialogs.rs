@@ -81,7 +81,9 @@ pub fn render(app: &App, f: &mut Frame, body: Rect) {
                 source.as_deref().unwrap_or("experiment")
             );
             let inner = shell(f, area, title, app);
-            let note_h = u16::from(note.is_some()) * 2;
+            let note_h = note
+                .as_ref()
+                .map_or(0, |n| (n.chars().count() as u16 / inner.width.max(1) + 1).min(4));
             let err_h = (errors.len() as u16).min(6);
             let [n, e, body_r] = Layout::vertical([
                 Constraint::Length(note_h),

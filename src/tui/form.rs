@@ -371,7 +371,7 @@ impl FormState {
             && let TargetHint::Workload { ns, kind, name, .. } = &self.target
         {
             y.push_str(&format!(
-                "  probes:\n    - name: {}\n      mode: continuous\n      interval: 1s\n      k8s:\n        namespace: {}\n        kind: {}\n        name: {}\n",
+                "  probes:\n    - name: {}\n      mode: continuous\n      interval: 1s\n      k8s:\n        namespace: {}\n        kind: {}\n        name: {}\n        minReady: 1\n",
                 q(&format!("{name}-ready")),
                 q(ns),
                 q(kind),

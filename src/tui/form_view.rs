@@ -12,7 +12,8 @@ use ratatui::widgets::{Clear, Paragraph};
 /// Draws the form over `body`.
 pub fn render(app: &App, form: &FormState, f: &mut Frame, body: Rect) {
     let t = &app.theme;
-    let h = (form.fields.len() * 2 + form.errors.len() + 4) as u16;
+    let errs = form.fields.iter().filter(|f| f.error.is_some()).count();
+    let h = (form.fields.len() + errs + form.errors.len() + 2) as u16;
     let area = centered(body, 84, h);
     f.render_widget(Clear, area);
     let b = frame(" New experiment · ↑↓ field · ←→ choice · Enter dry run · F2 YAML · Esc ", true, t);

@@ -91,7 +91,11 @@ pub fn render(app: &App, f: &mut Frame, area: Rect, focused: bool) {
         ]));
     } else if running {
         lines.push(Line::from(Span::styled(
-            format!(" running · {} to roll back", crate::tui::keymap::EMERGENCY),
+            format!(
+                " running · {} rolls this one back · {} stops everything",
+                app.keymap.key(crate::tui::keymap::Action::Rollback),
+                crate::tui::keymap::EMERGENCY
+            ),
             t.muted(),
         )));
     }
