@@ -48,7 +48,10 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
     if cli.sandbox && cli.command.is_none() && cli.aws_endpoint_url.is_none() {
         // The dashboard's sandbox AWS account ignores credentials but the SDK wants some.
         // SAFETY: no other thread exists yet (the runtime is built below).
-        for (k, v) in [("AWS_ACCESS_KEY_ID", "sandbox"), ("AWS_SECRET_ACCESS_KEY", "sandbox")] {
+        for (k, v) in [
+            ("AWS_ACCESS_KEY_ID", "sandbox"),
+            ("AWS_SECRET_ACCESS_KEY", "sandbox"),
+        ] {
             if std::env::var_os(k).is_none() {
                 unsafe { std::env::set_var(k, v) };
             }

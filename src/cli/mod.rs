@@ -281,10 +281,7 @@ impl Cli {
 
     /// The engines this invocation can use: the test world, and Kubernetes through `--sandbox`,
     /// `--kubeconfig`/`--context`, or whatever kubeconfig is found.
-    pub(crate) async fn engines(
-        &self,
-        config: &Config,
-    ) -> Result<Built, Exit> {
+    pub(crate) async fn engines(&self, config: &Config) -> Result<Built, Exit> {
         use crate::engine::k8s::{K8sBackend, client};
         let mut e = Engines::default();
         if let Some(w) = &self.world {

@@ -409,7 +409,6 @@ fn controller(m: &kube::api::ObjectMeta) -> Option<(String, String)> {
         .map(|o| (o.kind.clone(), o.name.clone()))
 }
 
-#[allow(clippy::too_many_arguments)]
 /// A selector's matchLabels as `k=v,k2=v2`, sorted.
 fn match_labels(sel: Option<&LabelSelector>) -> String {
     sel.and_then(|s| s.match_labels.as_ref())
@@ -422,6 +421,7 @@ fn match_labels(sel: Option<&LabelSelector>) -> String {
         .unwrap_or_default()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn build(
     pods: &[Arc<Pod>],
     nodes: &[Arc<Node>],

@@ -233,7 +233,13 @@ fn to_input(k: &KeyEvent) -> ratatui_textarea::Input {
 
 impl App {
     /// A new dashboard state.
-    pub fn new(theme: Theme, keymap: Keymap, read_only: bool, context: String, aws_label: String) -> App {
+    pub fn new(
+        theme: Theme,
+        keymap: Keymap,
+        read_only: bool,
+        context: String,
+        aws_label: String,
+    ) -> App {
         App {
             theme,
             keymap,
@@ -289,7 +295,10 @@ impl App {
 
     /// Whether anything is running or rolling back (the clock matters then).
     pub fn busy(&self) -> bool {
-        !self.live.is_empty() || self.stopping.is_some() || self.quitting.is_some() || !self.ai_stream.is_empty()
+        !self.live.is_empty()
+            || self.stopping.is_some()
+            || self.quitting.is_some()
+            || !self.ai_stream.is_empty()
     }
 
     fn toast(&mut self, text: impl Into<String>) {
@@ -320,7 +329,10 @@ impl App {
             Msg::Signal(name) => self.begin_shutdown(format!("{name} received"), &mut fx),
             Msg::Tick => {
                 self.now_ms = crate::store::now_ms();
-                let expired = self.toast.as_ref().is_some_and(|(_, until)| *until <= self.now_ms);
+                let expired = self
+                    .toast
+                    .as_ref()
+                    .is_some_and(|(_, until)| *until <= self.now_ms);
                 if expired {
                     self.toast = None;
                 }
@@ -358,7 +370,8 @@ impl App {
                     // Not stored yet: keep waiting for it.
                     self.select_next = Some(id.clone());
                 }
-                self.exp_sel = found.unwrap_or(self.exp_sel.min(self.experiments.len().saturating_sub(1)));
+                self.exp_sel =
+                    found.unwrap_or(self.exp_sel.min(self.experiments.len().saturating_sub(1)));
                 self.ensure_detail(&mut fx);
             }
             Msg::Detail(d) => {
@@ -551,7 +564,11 @@ impl App {
                 }
             }
             Action::Help => self.modal = Some(Modal::Help),
-            Action::Command => self.modal = Some(Modal::Command(line_input("ctx NAME | ns NAME | theme NAME | run FILE | reset | q"))),
+            Action::Command => {
+                self.modal = Some(Modal::Command(line_input(
+                    "ctx NAME | ns NAME | theme NAME | run FILE | reset | q",
+                )))
+            }
             Action::Filter => {
                 let mut t = line_input("filter by name");
                 t.insert_str(&self.filter);
@@ -561,7 +578,11 @@ impl App {
             Action::FocusNext | Action::FocusPrev => {
                 let i = Pane::ALL.iter().position(|p| *p == self.focus).unwrap_or(0);
                 let n = Pane::ALL.len();
-                let j = if action == Action::FocusNext { (i + 1) % n } else { (i + n - 1) % n };
+                let j = if action == Action::FocusNext {
+                    (i + 1) % n
+                } else {
+                    (i + n - 1) % n
+                };
                 self.focus = Pane::ALL[j];
             }
             Action::Pane1 => self.focus = Pane::Topology,
@@ -569,9 +590,12 @@ impl App {
             Action::Pane3 => self.focus = Pane::Probes,
             Action::Pane4 => self.focus = Pane::Journal,
             Action::Pane5 => self.focus = Pane::Ai,
-            Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
-                self.on_move(action, fx)
-            }
+            Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Top
+            | Action::Bottom => self.on_move(action, fx),
             Action::Expand => match self.focus {
                 Pane::Topology => self.toggle_expand(Some(true)),
                 Pane::Experiments => self.focus = Pane::Probes,
@@ -592,7 +616,10 @@ impl App {
                 self.rebuild_tree();
             }
             Action::NewExperiment => {
-                let target = self.selected_row().map(|r| r.target.clone()).unwrap_or_default();
+                let target = self
+                    .selected_row()
+                    .map(|r| r.target.clone())
+                    .unwrap_or_default();
                 if target == TargetHint::None {
                     self.toast("select a namespace, workload, pod, node, instance, DB cluster, route or subnet in the topology first");
                 } else {
@@ -609,7 +636,10 @@ impl App {
                 });
             }
             Action::OpenFile => {
-                self.modal = Some(Modal::Picker { files: None, sel: 0 });
+                self.modal = Some(Modal::Picker {
+                    files: None,
+                    sel: 0,
+                });
                 fx.push(Effect::ListFiles);
             }
             Action::Rerun => {
@@ -697,7 +727,9 @@ impl App {
     }
 
     fn on_modal_key(&mut self, k: KeyEvent, chord: KeyChord, fx: &mut Vec<Effect>) {
-        let Some(modal) = self.modal.take() else { return };
+        let Some(modal) = self.modal.take() else {
+            return;
+        };
         let esc = chord.code == KeyCode::Esc;
         let enter = chord.code == KeyCode::Enter && chord.mods.is_empty();
         self.modal = match modal {
@@ -739,13 +771,21 @@ impl App {
                     Some(Modal::Filter(t))
                 }
             }
-            Modal::Prompt { mut input, busy, message } => {
+            Modal::Prompt {
+                mut input,
+                busy,
+                message,
+            } => {
                 if esc {
                     None
                 } else if enter && !busy {
                     let text = input.lines().join(" ");
                     if text.trim().is_empty() {
-                        Some(Modal::Prompt { input, busy, message })
+                        Some(Modal::Prompt {
+                            input,
+                            busy,
+                            message,
+                        })
                     } else {
                         fx.push(Effect::Nl(text));
                         Some(Modal::Prompt {
@@ -755,10 +795,18 @@ impl App {
                         })
                     }
                 } else if busy {
-                    Some(Modal::Prompt { input, busy, message })
+                    Some(Modal::Prompt {
+                        input,
+                        busy,
+                        message,
+                    })
                 } else {
                     input.input(to_input(&k));
-                    Some(Modal::Prompt { input, busy, message })
+                    Some(Modal::Prompt {
+                        input,
+                        busy,
+                        message,
+                    })
                 }
             }
             Modal::Editor {
@@ -813,7 +861,7 @@ impl App {
                             });
                             Some(Modal::Planning("dry run".into()))
                         }
-                        Err(()) => Some(Modal::Form(f)),
+                        Err(_) => Some(Modal::Form(f)),
                     }
                 } else if edit_yaml {
                     Some(Modal::Editor {
@@ -825,11 +873,15 @@ impl App {
                 } else {
                     match chord.code {
                         KeyCode::Up => f.move_sel(false),
-                        KeyCode::Down | KeyCode::Tab => f.move_sel(!chord.mods.contains(KeyModifiers::SHIFT)),
+                        KeyCode::Down | KeyCode::Tab => {
+                            f.move_sel(!chord.mods.contains(KeyModifiers::SHIFT))
+                        }
                         KeyCode::Left => f.cycle(false),
                         KeyCode::Right => f.cycle(true),
                         KeyCode::Backspace => f.backspace(),
-                        KeyCode::Char(c) if !chord.mods.contains(KeyModifiers::CONTROL) => f.type_char(c),
+                        KeyCode::Char(c) if !chord.mods.contains(KeyModifiers::CONTROL) => {
+                            f.type_char(c)
+                        }
                         _ => {}
                     }
                     Some(Modal::Form(f))
@@ -850,7 +902,9 @@ impl App {
                 } else {
                     match chord.code {
                         KeyCode::Up | KeyCode::Char('k') => sel = sel.saturating_sub(1),
-                        KeyCode::Down | KeyCode::Char('j') => sel = (sel + 1).min(n.saturating_sub(1)),
+                        KeyCode::Down | KeyCode::Char('j') => {
+                            sel = (sel + 1).min(n.saturating_sub(1))
+                        }
                         _ => {}
                     }
                     Some(Modal::Picker { files, sel })
@@ -869,7 +923,9 @@ impl App {
                     })
                 } else if enter || chord.code == KeyCode::Char('y') {
                     if self.read_only {
-                        self.toast("read-only mode: running is disabled (start without --read-only)");
+                        self.toast(
+                            "read-only mode: running is disabled (start without --read-only)",
+                        );
                         Some(Modal::Preview { ready, scroll })
                     } else if let Some(r) = blocking_refusal(&ready) {
                         self.toast(format!("refused by {}: {}", r.0, r.1));
@@ -961,7 +1017,9 @@ impl App {
     }
 
     fn run_command(&mut self, line: &str, fx: &mut Vec<Effect>) {
-        let (cmd, arg) = line.split_once(' ').map_or((line, ""), |(c, a)| (c, a.trim()));
+        let (cmd, arg) = line
+            .split_once(' ')
+            .map_or((line, ""), |(c, a)| (c, a.trim()));
         match cmd {
             "q" | "quit" => self.on_action(Action::Quit, fx),
             "ns" => {
@@ -983,16 +1041,14 @@ impl App {
                     ));
                 }
             }
-            "theme" => {
-                match super::theme::Theme::load(arg, self.theme_dir.as_deref(), self.tier) {
-                    Ok(t) if !self.no_color => {
-                        self.theme = t;
-                        self.toast(format!("theme {arg}"));
-                    }
-                    Ok(_) => self.toast("NO_COLOR is set: staying on the mono theme"),
-                    Err(e) => self.toast(e.to_string()),
+            "theme" => match super::theme::Theme::load(arg, self.theme_dir.as_deref(), self.tier) {
+                Ok(t) if !self.no_color => {
+                    self.theme = t;
+                    self.toast(format!("theme {arg}"));
                 }
-            }
+                Ok(_) => self.toast("NO_COLOR is set: staying on the mono theme"),
+                Err(e) => self.toast(e.to_string()),
+            },
             "run" | "open" => {
                 if arg.is_empty() {
                     self.toast(":run FILE");
@@ -1054,10 +1110,19 @@ impl App {
                 }
             }
             RunEvent::RollbackRetry {
-                seq, attempts, error, ..
-            } => self.toast(format!("rollback step #{seq} attempt {attempts} failed, retrying: {error}")),
+                seq,
+                attempts,
+                error,
+                ..
+            } => self.toast(format!(
+                "rollback step #{seq} attempt {attempts} failed, retrying: {error}"
+            )),
             RunEvent::Message { text, .. } => self.toast(text),
-            RunEvent::Finished { id, status, verdict } => {
+            RunEvent::Finished {
+                id,
+                status,
+                verdict,
+            } => {
                 self.live.remove(&id);
                 if let Some(e) = self.experiments.iter_mut().find(|e| e.id == id) {
                     e.status = status;
@@ -1074,8 +1139,18 @@ impl App {
     fn rebuild_tree(&mut self) {
         let keep = self.selected_row().map(|r| r.id.clone());
         self.roots = match self.source {
-            Source::K8s => self.k8s.as_ref().map(|t| tree::k8s_tree(t, &self.context)).into_iter().collect(),
-            Source::Aws => self.aws.as_ref().map(|t| tree::aws_tree(t)).into_iter().collect(),
+            Source::K8s => self
+                .k8s
+                .as_ref()
+                .map(|t| tree::k8s_tree(t, &self.context))
+                .into_iter()
+                .collect(),
+            Source::Aws => self
+                .aws
+                .as_ref()
+                .map(|t| tree::aws_tree(t))
+                .into_iter()
+                .collect(),
         };
         if !self.expanded_init.contains(&self.source) && !self.roots.is_empty() {
             self.expanded_init.insert(self.source);
@@ -1093,7 +1168,9 @@ impl App {
     }
 
     fn toggle_expand(&mut self, open: Option<bool>) {
-        let Some(row) = self.selected_row().cloned() else { return };
+        let Some(row) = self.selected_row().cloned() else {
+            return;
+        };
         if !self.filter.is_empty() {
             return; // a filtered tree shows every match expanded
         }
@@ -1104,7 +1181,10 @@ impl App {
             self.expanded.remove(&row.id);
         } else if !want {
             // Collapse on a leaf goes to its parent.
-            if let Some(p) = (0..self.topo_sel).rev().find(|&i| self.rows[i].depth < row.depth) {
+            if let Some(p) = (0..self.topo_sel)
+                .rev()
+                .find(|&i| self.rows[i].depth < row.depth)
+            {
                 self.topo_sel = p;
             }
         } else {

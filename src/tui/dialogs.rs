@@ -13,7 +13,12 @@ use ratatui::widgets::{Clear, Paragraph, Wrap};
 pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);
-    Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h)
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
 }
 
 fn shell<'a>(f: &mut Frame, area: Rect, title: impl Into<Line<'a>>, app: &App) -> Rect {
@@ -28,11 +33,19 @@ fn shell<'a>(f: &mut Frame, area: Rect, title: impl Into<Line<'a>>, app: &App) -
 pub fn render(app: &App, f: &mut Frame, body: Rect) {
     let t = &app.theme;
     let Some(m) = &app.modal else { return };
-    let stop_hint = Line::from(Span::styled(format!("{EMERGENCY} emergency stop works here too"), t.muted()));
+    let stop_hint = Line::from(Span::styled(
+        format!("{EMERGENCY} emergency stop works here too"),
+        t.muted(),
+    ));
     match m {
         Modal::Help => {
             let area = centered(body, 90, body.height);
-            let inner = shell(f, area, " Keys (set in [keys] of config.toml by action name) ", app);
+            let inner = shell(
+                f,
+                area,
+                " Keys (set in [keys] of config.toml by action name) ",
+                app,
+            );
             let lines: Vec<Line> = app
                 .keymap
                 .help()
@@ -40,7 +53,10 @@ pub fn render(app: &App, f: &mut Frame, body: Rect) {
                 .enumerate()
                 .map(|(i, (k, name, what))| {
                     Line::from(vec![
-                        Span::styled(format!("{k:<14}"), if i == 0 { t.failure() } else { t.primary() }),
+                        Span::styled(
+                            format!("{k:<14}"),
+                            if i == 0 { t.failure() } else { t.primary() },
+                        ),
                         Span::styled(format!("{name:<18}"), t.muted()),
                         Span::styled(what, t.text()),
                     ])
@@ -49,14 +65,32 @@ pub fn render(app: &App, f: &mut Frame, body: Rect) {
             f.render_widget(Paragraph::new(lines), inner);
         }
         Modal::Command(input) | Modal::Filter(input) => {
-            let prefix = if matches!(m, Modal::Command(_)) { ":" } else { "/" };
-            let area = Rect::new(body.x, body.y + body.height.saturating_sub(3), body.width, 3.min(body.height));
+            let prefix = if matches!(m, Modal::Command(_)) {
+                ":"
+            } else {
+                "/"
+            };
+            let area = Rect::new(
+                body.x,
+                body.y + body.height.saturating_sub(3),
+                body.width,
+                3.min(body.height),
+            );
             let inner = shell(f, area, format!(" {prefix} "), app);
             f.render_widget(input, inner);
         }
-        Modal::Prompt { input, busy, message } => {
+        Modal::Prompt {
+            input,
+            busy,
+            message,
+        } => {
             let area = centered(body, 90, 12);
-            let inner = shell(f, area, " Describe the experiment (Enter: make it · Esc: close) ", app);
+            let inner = shell(
+                f,
+                area,
+                " Describe the experiment (Enter: make it · Esc: close) ",
+                app,
+            );
             let [text, msg, hint] = Layout::vertical([
                 Constraint::Length(3),
                 Constraint::Fill(1),
@@ -65,25 +99,35 @@ pub fn render(app: &App, f: &mut Frame, body: Rect) {
             .areas(inner);
             f.render_widget(input, text);
             let m = if *busy {
-                Paragraph::new("thinking… the result is shown as an editable experiment, then a dry run").style(t.muted())
+                Paragraph::new(
+                    "thinking… the result is shown as an editable experiment, then a dry run",
+                )
+                .style(t.muted())
             } else if let Some(m) = message {
-                Paragraph::new(m.as_str()).style(t.warning()).wrap(Wrap { trim: true })
+                Paragraph::new(m.as_str())
+                    .style(t.warning())
+                    .wrap(Wrap { trim: true })
             } else {
                 Paragraph::new("English or Korean: counts, percentages, durations, latency, loss, namespaces, selectors, instance ids…").style(t.muted()).wrap(Wrap { trim: true })
             };
             f.render_widget(m, msg);
             f.render_widget(Paragraph::new(stop_hint), hint);
         }
-        Modal::Editor { text, source, errors, note } => {
+        Modal::Editor {
+            text,
+            source,
+            errors,
+            note,
+        } => {
             let area = centered(body, 100, body.height);
             let title = format!(
                 " {} · F5/Ctrl-T dry run · Esc close ",
                 source.as_deref().unwrap_or("experiment")
             );
             let inner = shell(f, area, title, app);
-            let note_h = note
-                .as_ref()
-                .map_or(0, |n| (n.chars().count() as u16 / inner.width.max(1) + 1).min(4));
+            let note_h = note.as_ref().map_or(0, |n| {
+                (n.chars().count() as u16 / inner.width.max(1) + 1).min(4)
+            });
             let err_h = (errors.len() as u16).min(6);
             let [n, e, body_r] = Layout::vertical([
                 Constraint::Length(note_h),
@@ -92,9 +136,17 @@ pub fn render(app: &App, f: &mut Frame, body: Rect) {
             ])
             .areas(inner);
             if let Some(note) = note {
-                f.render_widget(Paragraph::new(note.as_str()).style(t.primary()).wrap(Wrap { trim: true }), n);
+                f.render_widget(
+                    Paragraph::new(note.as_str())
+                        .style(t.primary())
+                        .wrap(Wrap { trim: true }),
+                    n,
+                );
             }
-            let el: Vec<Line> = errors.iter().map(|x| Line::from(Span::styled(x.clone(), t.failure()))).collect();
+            let el: Vec<Line> = errors
+                .iter()
+                .map(|x| Line::from(Span::styled(x.clone(), t.failure())))
+                .collect();
             f.render_widget(Paragraph::new(el), e);
             f.render_widget(text, body_r);
         }
@@ -130,7 +182,10 @@ pub fn render(app: &App, f: &mut Frame, body: Rect) {
         Modal::Planning(what) => {
             let area = centered(body, 60, 3);
             let inner = shell(f, area, " Working ", app);
-            f.render_widget(Paragraph::new(format!("{what}… (Esc to close)")).style(t.muted()), inner);
+            f.render_widget(
+                Paragraph::new(format!("{what}… (Esc to close)")).style(t.muted()),
+                inner,
+            );
         }
         Modal::Preview { ready, scroll } => {
             let area = centered(body, 110, body.height);
@@ -165,44 +220,75 @@ pub fn render(app: &App, f: &mut Frame, body: Rect) {
             for tg in &p.plan.targets {
                 lines.push(Line::from(Span::styled(format!("  • {tg}"), t.text())));
             }
-            lines.push(Line::from(Span::styled("steps and their undo (rollback runs last-first):", t.primary())));
+            lines.push(Line::from(Span::styled(
+                "steps and their undo (rollback runs last-first):",
+                t.primary(),
+            )));
             for (i, s) in p.plan.steps.iter().enumerate() {
-                lines.push(Line::from(Span::styled(format!("  {}. {}", i + 1, s.summary), t.text())));
-                lines.push(Line::from(Span::styled(format!("     undo: {}", s.undo.summary()), t.muted())));
+                lines.push(Line::from(Span::styled(
+                    format!("  {}. {}", i + 1, s.summary),
+                    t.text(),
+                )));
+                lines.push(Line::from(Span::styled(
+                    format!("     undo: {}", s.undo.summary()),
+                    t.muted(),
+                )));
             }
             for n in &p.plan.notes {
-                lines.push(Line::from(Span::styled(format!("  note: {n}"), t.warning())));
+                lines.push(Line::from(Span::styled(
+                    format!("  note: {n}"),
+                    t.warning(),
+                )));
             }
             lines.push(Line::from(Span::styled("guardrails:", t.primary())));
             for g in &p.guardrails {
                 lines.push(Line::from(vec![
-                    Span::styled(if g.passed { "  ✓ " } else { "  ✗ " }, if g.passed { t.success() } else { t.failure() }),
+                    Span::styled(
+                        if g.passed { "  ✓ " } else { "  ✗ " },
+                        if g.passed { t.success() } else { t.failure() },
+                    ),
                     Span::styled(format!("{:<20}", g.rule), t.text()),
-                    Span::styled(g.message.clone(), if g.passed { t.muted() } else { t.failure() }),
+                    Span::styled(
+                        g.message.clone(),
+                        if g.passed { t.muted() } else { t.failure() },
+                    ),
                 ]));
             }
             let refused: Vec<_> = p.guardrails.iter().filter(|g| !g.passed).collect();
             let action = if app.read_only {
-                Line::from(Span::styled("read-only mode: this can be previewed, not run · e edit · Esc close", t.warning()))
+                Line::from(Span::styled(
+                    "read-only mode: this can be previewed, not run · e edit · Esc close",
+                    t.warning(),
+                ))
             } else if refused.iter().any(|g| g.rule != "protected-namespace") {
-                Line::from(Span::styled("REFUSED by a guardrail: nothing will run · e edit · Esc close", t.failure()))
+                Line::from(Span::styled(
+                    "REFUSED by a guardrail: nothing will run · e edit · Esc close",
+                    t.failure(),
+                ))
             } else {
-                Line::from(Span::styled("Enter/y: continue to confirmation · e: edit · Esc/n: cancel", t.primary()))
+                Line::from(Span::styled(
+                    "Enter/y: continue to confirmation · e: edit · Esc/n: cancel",
+                    t.primary(),
+                ))
             };
-            let [body_r, foot] = Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(inner);
+            let [body_r, foot] =
+                Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(inner);
             f.render_widget(Paragraph::new(lines).scroll((*scroll, 0)), body_r);
             f.render_widget(Paragraph::new(action), foot);
         }
-        Modal::Confirm { ready, needs_ns, input, error } => {
+        Modal::Confirm {
+            ready,
+            needs_ns,
+            input,
+            error,
+        } => {
             let area = centered(body, 80, 9);
             let inner = shell(f, area, " Confirm the run ", app);
             let n = ready.preview.plan.targets.len();
-            let limit = ready
-                .doc
-                .spec
-                .safety
-                .blast_radius
-                .map_or_else(|| "the default blast radius".to_string(), |b| format!("blast radius {b}"));
+            let limit = ready.doc.spec.safety.blast_radius.map_or_else(
+                || "the default blast radius".to_string(),
+                |b| format!("blast radius {b}"),
+            );
             let mut lines = vec![
                 Line::from(vec![
                     Span::styled("Run ", t.text()),
@@ -211,7 +297,10 @@ pub fn render(app: &App, f: &mut Frame, body: Rect) {
                     Span::styled(format!("{n} target(s), {limit}"), t.warning()),
                 ]),
                 Line::from(Span::styled(
-                    format!("for {}; every change is journaled and rolled back.", ready.doc.spec.duration),
+                    format!(
+                        "for {}; every change is journaled and rolled back.",
+                        ready.doc.spec.duration
+                    ),
                     t.muted(),
                 )),
             ];
@@ -231,7 +320,10 @@ pub fn render(app: &App, f: &mut Frame, body: Rect) {
                     f.render_widget(input, field);
                 }
                 None => {
-                    lines.push(Line::from(Span::styled("y: run now · n/Esc: cancel", t.primary())));
+                    lines.push(Line::from(Span::styled(
+                        "y: run now · n/Esc: cancel",
+                        t.primary(),
+                    )));
                     f.render_widget(Paragraph::new(lines), top);
                 }
             }
@@ -245,10 +337,19 @@ pub fn render(app: &App, f: &mut Frame, body: Rect) {
             f.render_widget(
                 Paragraph::new(vec![
                     Line::from(Span::styled(
-                        fit(&format!("{} fault(s) are active; quitting rolls every one back first.", app.open_faults.max(app.live.len())), 66),
+                        fit(
+                            &format!(
+                                "{} fault(s) are active; quitting rolls every one back first.",
+                                app.open_faults.max(app.live.len())
+                            ),
+                            66,
+                        ),
                         t.warning(),
                     )),
-                    Line::from(Span::styled("y: roll back and quit · any other key: stay", t.primary())),
+                    Line::from(Span::styled(
+                        "y: roll back and quit · any other key: stay",
+                        t.primary(),
+                    )),
                 ]),
                 inner,
             );

@@ -65,7 +65,11 @@ impl Driver {
             })
             .await;
             if let Ok(Ok((open, latched))) = r
-                && self.tx.send(Msg::SafetyState { open, latched }).await.is_err()
+                && self
+                    .tx
+                    .send(Msg::SafetyState { open, latched })
+                    .await
+                    .is_err()
             {
                 return;
             }
@@ -297,20 +301,21 @@ impl Driver {
     async fn analyze(&self, id: String) {
         let s = self.store.clone();
         let id2 = id.clone();
-        let ev = match tokio::task::spawn_blocking(move || crate::ai::evidence::load(&s, &id2)).await {
-            Ok(Ok((ev, _))) => ev,
-            Ok(Err(e)) => {
-                let _ = self
-                    .tx
-                    .send(Msg::AiFailed {
-                        id,
-                        error: e.to_string(),
-                    })
-                    .await;
-                return;
-            }
-            Err(_) => return,
-        };
+        let ev =
+            match tokio::task::spawn_blocking(move || crate::ai::evidence::load(&s, &id2)).await {
+                Ok(Ok((ev, _))) => ev,
+                Ok(Err(e)) => {
+                    let _ = self
+                        .tx
+                        .send(Msg::AiFailed {
+                            id,
+                            error: e.to_string(),
+                        })
+                        .await;
+                    return;
+                }
+                Err(_) => return,
+            };
         let engine = self.engine();
         let (stx, fwd) = self.stream_to(id.clone());
         let a = assistant::analyze(&engine, &ev, &self.config, Some(&stx)).await;
@@ -380,14 +385,12 @@ impl Driver {
 pub fn list_files(dirs: &[PathBuf]) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for d in dirs {
-        let Ok(rd) = std::fs::read_dir(d) else { continue };
+        let Ok(rd) = std::fs::read_dir(d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
-            if p.is_file()
-                && matches!(
-                    p.extension().and_then(|x| x.to_str()),
-                    Some("yaml" | "yml")
-                )
+            if p.is_file() && matches!(p.extension().and_then(|x| x.to_str()), Some("yaml" | "yml"))
             {
                 out.push(p);
             }

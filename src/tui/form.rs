@@ -66,7 +66,12 @@ fn field(key: &'static str, label: &'static str, value: impl Into<String>) -> Fi
     }
 }
 
-fn choice(key: &'static str, label: &'static str, value: &str, choices: &'static [&'static str]) -> Field {
+fn choice(
+    key: &'static str,
+    label: &'static str,
+    value: &str,
+    choices: &'static [&'static str],
+) -> Field {
     Field {
         key,
         label,
@@ -137,7 +142,12 @@ impl FormState {
                     _ => String::new(),
                 };
                 v.push(field("selector", "node selector", sel));
-                v.push(choice("drain", "drain (evict pods)", "false", &["false", "true"]));
+                v.push(choice(
+                    "drain",
+                    "drain (evict pods)",
+                    "false",
+                    &["false", "true"],
+                ));
                 v.push(field("blast_radius", "blast radius", "1"));
             }
             FaultKind::Ec2Stop => {
@@ -153,7 +163,12 @@ impl FormState {
                     _ => String::new(),
                 };
                 v.push(field("cluster", "DB cluster id", id));
-                v.push(choice("fail_back", "fail back after", "true", &["true", "false"]));
+                v.push(choice(
+                    "fail_back",
+                    "fail back after",
+                    "true",
+                    &["true", "false"],
+                ));
             }
             FaultKind::RouteBlackhole => {
                 let (t, c) = match &self.target {
@@ -257,7 +272,11 @@ impl FormState {
         }
         let i = f.choices.iter().position(|c| *c == f.value).unwrap_or(0);
         let n = f.choices.len();
-        let next = if forward { (i + 1) % n } else { (i + n - 1) % n };
+        let next = if forward {
+            (i + 1) % n
+        } else {
+            (i + n - 1) % n
+        };
         f.value = f.choices[next].to_string();
         if f.key == "fault" {
             self.kind = kind_of(&f.value);
@@ -303,7 +322,9 @@ impl FormState {
             self.kind.as_str()
         );
         match self.kind {
-            FaultKind::PodDelete => y.push_str(&format!("    gracePeriod: {}\n", q(g("grace_period")))),
+            FaultKind::PodDelete => {
+                y.push_str(&format!("    gracePeriod: {}\n", q(g("grace_period"))))
+            }
             FaultKind::NetworkLatency => y.push_str(&format!(
                 "    latency: {}\n    jitter: {}\n",
                 q(g("latency")),
@@ -333,10 +354,9 @@ impl FormState {
                 "    instances:\n      ids: [{}]\n",
                 q(g("instance"))
             )),
-            FaultKind::RdsFailover => y.push_str(&format!(
-                "    dbCluster:\n      id: {}\n",
-                q(g("cluster"))
-            )),
+            FaultKind::RdsFailover => {
+                y.push_str(&format!("    dbCluster:\n      id: {}\n", q(g("cluster"))))
+            }
             FaultKind::RouteBlackhole => y.push_str(&format!(
                 "    route:\n      routeTable: {}\n      destinationCidr: {}\n",
                 q(g("route_table")),
@@ -348,7 +368,10 @@ impl FormState {
                 q(g("zone"))
             )),
             _ => {
-                y.push_str(&format!("    pods:\n      namespace: {}\n", q(g("namespace"))));
+                y.push_str(&format!(
+                    "    pods:\n      namespace: {}\n",
+                    q(g("namespace"))
+                ));
                 if self.fields.iter().any(|f| f.key == "pod_name") {
                     y.push_str(&format!("      names: [{}]\n", q(g("pod_name"))));
                 } else {
@@ -381,8 +404,8 @@ impl FormState {
         y
     }
 
-    /// Validates; on failure the problems are attached to their fields.
-    pub fn validate(&mut self) -> Result<ExperimentDoc, ()> {
+    /// Validates; on failure the problems are attached to their fields and their count returned.
+    pub fn validate(&mut self) -> Result<ExperimentDoc, usize> {
         for f in &mut self.fields {
             f.error = None;
         }
@@ -390,6 +413,7 @@ impl FormState {
         match parse_experiment("form", &self.to_yaml()) {
             Ok(doc) => Ok(doc),
             Err(ds) => {
+                let n = ds.len();
                 for d in ds {
                     let key = field_for_path(&d.path);
                     match self.fields.iter_mut().find(|f| Some(f.key) == key) {
@@ -401,7 +425,7 @@ impl FormState {
                 if let Some(i) = self.fields.iter().position(|f| f.error.is_some()) {
                     self.sel = i;
                 }
-                Err(())
+                Err(n)
             }
         }
     }
@@ -473,10 +497,18 @@ mod tests {
             // Cycle through every kind from this target and validate the kinds that fit it.
             for _ in 0..KIND_NAMES.len() {
                 let fits = kind_for(&t) == f.kind
-                    || (matches!(t, TargetHint::Workload { .. }) && f.kind.is_kubernetes() && f.kind != FaultKind::NodeCordon);
+                    || (matches!(t, TargetHint::Workload { .. })
+                        && f.kind.is_kubernetes()
+                        && f.kind != FaultKind::NodeCordon);
                 if fits {
-                    let doc = f.validate().unwrap_or_else(|()| {
-                        panic!("{:?}: {:?} {:?}\n{}", f.kind, f.fields, f.errors, f.to_yaml())
+                    let doc = f.validate().unwrap_or_else(|_| {
+                        panic!(
+                            "{:?}: {:?} {:?}\n{}",
+                            f.kind,
+                            f.fields,
+                            f.errors,
+                            f.to_yaml()
+                        )
                     });
                     assert_eq!(doc.fault_kind(), f.kind);
                 }

@@ -16,7 +16,11 @@ pub fn render(app: &App, form: &FormState, f: &mut Frame, body: Rect) {
     let h = (form.fields.len() + errs + form.errors.len() + 2) as u16;
     let area = centered(body, 84, h);
     f.render_widget(Clear, area);
-    let b = frame(" New experiment · ↑↓ field · ←→ choice · Enter dry run · F2 YAML · Esc ", true, t);
+    let b = frame(
+        " New experiment · ↑↓ field · ←→ choice · Enter dry run · F2 YAML · Esc ",
+        true,
+        t,
+    );
     let inner = b.inner(area);
     f.render_widget(b, area);
     let mut lines = Vec::new();
@@ -29,7 +33,10 @@ pub fn render(app: &App, form: &FormState, f: &mut Frame, body: Rect) {
         };
         lines.push(Line::from(vec![
             Span::styled(if sel { "▶ " } else { "  " }, t.primary()),
-            Span::styled(format!("{:<20}", fl.label), if sel { t.selected() } else { t.muted() }),
+            Span::styled(
+                format!("{:<20}", fl.label),
+                if sel { t.selected() } else { t.muted() },
+            ),
             Span::styled(value, if sel { t.selected() } else { t.text() }),
         ]));
         if let Some(e) = &fl.error {

@@ -26,7 +26,8 @@ pub struct KeyChord {
 impl KeyChord {
     /// A chord from a key event (shift is folded into the character for printable keys).
     pub fn from_event(k: &KeyEvent) -> KeyChord {
-        let mut mods = k.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SHIFT);
+        let mut mods =
+            k.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SHIFT);
         let code = match k.code {
             KeyCode::Char(c) => {
                 mods.remove(KeyModifiers::SHIFT);
@@ -90,7 +91,9 @@ impl KeyChord {
                 && f.starts_with('f')
                 && f[1..].chars().all(|c| c.is_ascii_digit()) =>
             {
-                let n: u8 = f[1..].parse().map_err(|_| format!("`{s}`: no such function key"))?;
+                let n: u8 = f[1..]
+                    .parse()
+                    .map_err(|_| format!("`{s}`: no such function key"))?;
                 if !(1..=24).contains(&n) {
                     return Err(format!("`{s}`: function keys are f1 to f24"));
                 }
@@ -280,7 +283,10 @@ impl Keymap {
         if v.is_empty() {
             "(unbound)".into()
         } else {
-            v.iter().map(|k| k.to_string()).collect::<Vec<_>>().join("/")
+            v.iter()
+                .map(|k| k.to_string())
+                .collect::<Vec<_>>()
+                .join("/")
         }
     }
 
@@ -339,7 +345,10 @@ mod tests {
     fn emergency_key_is_the_ctrl_g_event() {
         let ev = KeyEvent::new(KeyCode::Char('g'), KeyModifiers::CONTROL);
         assert_eq!(KeyChord::from_event(&ev), EMERGENCY);
-        let shifted = KeyEvent::new(KeyCode::Char('G'), KeyModifiers::CONTROL | KeyModifiers::SHIFT);
+        let shifted = KeyEvent::new(
+            KeyCode::Char('G'),
+            KeyModifiers::CONTROL | KeyModifiers::SHIFT,
+        );
         assert_eq!(KeyChord::from_event(&shifted), EMERGENCY);
     }
 

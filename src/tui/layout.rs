@@ -43,7 +43,8 @@ pub fn areas(area: Rect, focus: Pane, banner: bool) -> Areas {
         vec![(focus, body)]
     } else {
         let [left, right] =
-            Layout::horizontal([Constraint::Percentage(38), Constraint::Percentage(62)]).areas(body);
+            Layout::horizontal([Constraint::Percentage(38), Constraint::Percentage(62)])
+                .areas(body);
         let [exps, mid, ai] = Layout::vertical([
             Constraint::Length(16),
             Constraint::Fill(3),

@@ -173,7 +173,9 @@ fn spawn_k8s(client: kube::Client, tx: mpsc::Sender<Msg>) {
         let mut changes = watch.changes();
         if let Err(e) = watch.ready(Duration::from_secs(60)).await {
             let _ = tx
-                .send(Msg::Toast(format!("the cluster's topology is incomplete: {e}")))
+                .send(Msg::Toast(format!(
+                    "the cluster's topology is incomplete: {e}"
+                )))
                 .await;
         }
         loop {
@@ -197,7 +199,9 @@ fn spawn_aws(settings: crate::engine::aws::client::AwsSettings, tx: mpsc::Sender
         let c = match clients.get(None).await {
             Ok(c) => c,
             Err(e) => {
-                let _ = tx.send(Msg::Toast(format!("AWS topology unavailable: {e}"))).await;
+                let _ = tx
+                    .send(Msg::Toast(format!("AWS topology unavailable: {e}")))
+                    .await;
                 return;
             }
         };
@@ -302,7 +306,8 @@ pub async fn run(mut cli: Cli) -> Exit {
         .clone()
         .or_else(|| config.dashboard.theme.clone())
         .unwrap_or_else(|| "dark".into());
-    let (theme, theme_warn) = theme::Theme::startup(&theme_name, theme_dir.as_deref(), tier, no_color);
+    let (theme, theme_warn) =
+        theme::Theme::startup(&theme_name, theme_dir.as_deref(), tier, no_color);
     let overrides = config
         .keys
         .iter()
@@ -345,7 +350,9 @@ pub async fn run(mut cli: Cli) -> Exit {
         Ok(t) => t,
         Err(e) => {
             restore_terminal();
-            eprintln!("chaosduck: cannot open the terminal for the dashboard ({e}); use the headless commands (chaosduck --help)");
+            eprintln!(
+                "chaosduck: cannot open the terminal for the dashboard ({e}); use the headless commands (chaosduck --help)"
+            );
             return Exit::Environment;
         }
     };

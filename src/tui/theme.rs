@@ -11,7 +11,10 @@ use std::path::Path;
 pub const BUILTIN: &[(&str, &str)] = &[
     ("dark", include_str!("../../themes/dark.toml")),
     ("light", include_str!("../../themes/light.toml")),
-    ("high-contrast", include_str!("../../themes/high-contrast.toml")),
+    (
+        "high-contrast",
+        include_str!("../../themes/high-contrast.toml"),
+    ),
     ("basic16", include_str!("../../themes/basic16.toml")),
     ("mono", include_str!("../../themes/mono.toml")),
 ];
@@ -128,7 +131,9 @@ pub struct Theme {
 #[derive(Debug, thiserror::Error)]
 pub enum ThemeError {
     /// No such theme.
-    #[error("no theme named `{0}`; built in: dark, light, high-contrast, basic16, mono (or put NAME.toml in the themes folder)")]
+    #[error(
+        "no theme named `{0}`; built in: dark, light, high-contrast, basic16, mono (or put NAME.toml in the themes folder)"
+    )]
     Unknown(String),
     /// The file could not be read.
     #[error("cannot read theme {path}: {source}")]
@@ -340,7 +345,9 @@ impl Theme {
         if self.mono {
             Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
         } else {
-            Style::default().fg(self.failure).add_modifier(Modifier::BOLD)
+            Style::default()
+                .fg(self.failure)
+                .add_modifier(Modifier::BOLD)
         }
     }
 
@@ -381,26 +388,28 @@ pub fn parse_color(s: &str) -> Option<Color> {
     if let Ok(i) = s.parse::<u8>() {
         return Some(Color::Indexed(i));
     }
-    Some(match s.to_ascii_lowercase().replace(['-', '_', ' '], "").as_str() {
-        "default" | "reset" => Color::Reset,
-        "black" => Color::Black,
-        "red" => Color::Red,
-        "green" => Color::Green,
-        "yellow" => Color::Yellow,
-        "blue" => Color::Blue,
-        "magenta" => Color::Magenta,
-        "cyan" => Color::Cyan,
-        "gray" | "grey" => Color::Gray,
-        "darkgray" | "darkgrey" => Color::DarkGray,
-        "lightred" => Color::LightRed,
-        "lightgreen" => Color::LightGreen,
-        "lightyellow" => Color::LightYellow,
-        "lightblue" => Color::LightBlue,
-        "lightmagenta" => Color::LightMagenta,
-        "lightcyan" => Color::LightCyan,
-        "white" => Color::White,
-        _ => return None,
-    })
+    Some(
+        match s.to_ascii_lowercase().replace(['-', '_', ' '], "").as_str() {
+            "default" | "reset" => Color::Reset,
+            "black" => Color::Black,
+            "red" => Color::Red,
+            "green" => Color::Green,
+            "yellow" => Color::Yellow,
+            "blue" => Color::Blue,
+            "magenta" => Color::Magenta,
+            "cyan" => Color::Cyan,
+            "gray" | "grey" => Color::Gray,
+            "darkgray" | "darkgrey" => Color::DarkGray,
+            "lightred" => Color::LightRed,
+            "lightgreen" => Color::LightGreen,
+            "lightyellow" => Color::LightYellow,
+            "lightblue" => Color::LightBlue,
+            "lightmagenta" => Color::LightMagenta,
+            "lightcyan" => Color::LightCyan,
+            "white" => Color::White,
+            _ => return None,
+        },
+    )
 }
 
 /// The 16 basic colours with typical xterm values, for the nearest match.
@@ -507,7 +516,10 @@ mod tests {
             downgrade(Color::Rgb(10, 200, 10), Tier::Ansi16),
             Color::Green
         );
-        assert_eq!(downgrade(Color::Indexed(196), Tier::Ansi16), Color::LightRed);
+        assert_eq!(
+            downgrade(Color::Indexed(196), Tier::Ansi16),
+            Color::LightRed
+        );
     }
 
     #[test]

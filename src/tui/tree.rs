@@ -194,13 +194,18 @@ fn pod_node(parent: &str, ns: &str, p: &PodInfo) -> Node {
     if !p.faults.is_empty() {
         detail.push_str(&format!(" [{}]", p.faults.join(",")));
     }
-    Node::new(format!("{parent}/pod/{}", p.name), RowKind::Pod, &p.name, detail)
-        .health(health)
-        .fault(!p.faults.is_empty())
-        .target(TargetHint::Pod {
-            ns: ns.to_string(),
-            name: p.name.clone(),
-        })
+    Node::new(
+        format!("{parent}/pod/{}", p.name),
+        RowKind::Pod,
+        &p.name,
+        detail,
+    )
+    .health(health)
+    .fault(!p.faults.is_empty())
+    .target(TargetHint::Pod {
+        ns: ns.to_string(),
+        name: p.name.clone(),
+    })
 }
 
 /// The Kubernetes tree of one context.
@@ -221,8 +226,13 @@ pub fn k8s_tree(t: &K8sTopology, context: &str) -> Node {
         let ns_id = format!("{root_id}/ns/{}", ns.name);
         let pods: usize =
             ns.workloads.iter().map(|w| w.pods.len()).sum::<usize>() + ns.bare_pods.len();
-        let mut n = Node::new(ns_id.clone(), RowKind::Namespace, &ns.name, format!("{pods} pods"))
-            .target(TargetHint::Namespace(ns.name.clone()));
+        let mut n = Node::new(
+            ns_id.clone(),
+            RowKind::Namespace,
+            &ns.name,
+            format!("{pods} pods"),
+        )
+        .target(TargetHint::Namespace(ns.name.clone()));
         for w in &ns.workloads {
             let wid = format!("{ns_id}/{}/{}", w.kind, w.name);
             let health = if w.ready >= w.desired {
@@ -308,10 +318,15 @@ pub fn k8s_tree(t: &K8sTopology, context: &str) -> Node {
             node.pods
         );
         g.push(
-            Node::new(format!("{nid}/{}", node.name), RowKind::Node, &node.name, detail)
-                .health(health)
-                .fault(node.chaosduck_cordon)
-                .target(TargetHint::Node(node.name.clone())),
+            Node::new(
+                format!("{nid}/{}", node.name),
+                RowKind::Node,
+                &node.name,
+                detail,
+            )
+            .health(health)
+            .fault(node.chaosduck_cordon)
+            .target(TargetHint::Node(node.name.clone())),
         );
     }
     root.push(g);
@@ -368,9 +383,19 @@ pub fn aws_tree(t: &AwsTopology) -> Node {
     }
     for v in &t.vpcs {
         let vid = format!("{root_id}/{}", v.id);
-        let mut vn = Node::new(vid.clone(), RowKind::Vpc, &v.id, format!("{}{}", v.cidr, name_tag(&v.tags)));
+        let mut vn = Node::new(
+            vid.clone(),
+            RowKind::Vpc,
+            &v.id,
+            format!("{}{}", v.cidr, name_tag(&v.tags)),
+        );
         let sid = format!("{vid}/subnets");
-        let mut subnets = Node::new(sid.clone(), RowKind::Group, "subnets", format!("{}", v.subnets.len()));
+        let mut subnets = Node::new(
+            sid.clone(),
+            RowKind::Group,
+            "subnets",
+            format!("{}", v.subnets.len()),
+        );
         for s in &v.subnets {
             let mut sn = Node::new(
                 format!("{sid}/{}", s.id),
@@ -383,7 +408,11 @@ pub fn aws_tree(t: &AwsTopology) -> Node {
                 vpc: v.id.clone(),
                 zone: s.zone.clone(),
             });
-            for i in t.instances.iter().filter(|i| i.subnet.as_deref() == Some(&s.id)) {
+            for i in t
+                .instances
+                .iter()
+                .filter(|i| i.subnet.as_deref() == Some(&s.id))
+            {
                 sn.push(
                     Node::new(
                         format!("{sid}/{}/{}", s.id, i.id),
@@ -405,7 +434,12 @@ pub fn aws_tree(t: &AwsTopology) -> Node {
         }
         vn.push(subnets);
         let rid = format!("{vid}/routes");
-        let mut rts = Node::new(rid.clone(), RowKind::Group, "route tables", format!("{}", v.route_tables.len()));
+        let mut rts = Node::new(
+            rid.clone(),
+            RowKind::Group,
+            "route tables",
+            format!("{}", v.route_tables.len()),
+        );
         for rt in &v.route_tables {
             let mut rn = Node::new(
                 format!("{rid}/{}", rt.id),
@@ -425,7 +459,7 @@ pub fn aws_tree(t: &AwsTopology) -> Node {
                 } else {
                     r.target
                         .as_ref()
-                        .map_or_else(|| "-".to_string(), |t| format!("{t:?}"))
+                        .map_or_else(|| "-".to_string(), |t| t.encode())
                 };
                 rn.push(
                     Node::new(
@@ -449,7 +483,12 @@ pub fn aws_tree(t: &AwsTopology) -> Node {
         }
         vn.push(rts);
         let aid = format!("{vid}/acls");
-        let mut acls = Node::new(aid.clone(), RowKind::Group, "network ACLs", format!("{}", v.network_acls.len()));
+        let mut acls = Node::new(
+            aid.clone(),
+            RowKind::Group,
+            "network ACLs",
+            format!("{}", v.network_acls.len()),
+        );
         for a in &v.network_acls {
             acls.push(
                 Node::new(
@@ -472,19 +511,34 @@ pub fn aws_tree(t: &AwsTopology) -> Node {
     let loose: Vec<_> = t.instances.iter().filter(|i| i.subnet.is_none()).collect();
     if !loose.is_empty() {
         let lid = format!("{root_id}/instances");
-        let mut g = Node::new(lid.clone(), RowKind::Group, "instances without subnet", format!("{}", loose.len()));
+        let mut g = Node::new(
+            lid.clone(),
+            RowKind::Group,
+            "instances without subnet",
+            format!("{}", loose.len()),
+        );
         for i in loose {
             g.push(
-                Node::new(format!("{lid}/{}", i.id), RowKind::Instance, &i.id, i.state.clone())
-                    .health(aws_state(&i.state))
-                    .fault(tagged(&i.tags))
-                    .target(TargetHint::Instance(i.id.clone())),
+                Node::new(
+                    format!("{lid}/{}", i.id),
+                    RowKind::Instance,
+                    &i.id,
+                    i.state.clone(),
+                )
+                .health(aws_state(&i.state))
+                .fault(tagged(&i.tags))
+                .target(TargetHint::Instance(i.id.clone())),
             );
         }
         root.push(g);
     }
     let did = format!("{root_id}/rds");
-    let mut rds = Node::new(did.clone(), RowKind::Group, "RDS", format!("{} clusters", t.db_clusters.len()));
+    let mut rds = Node::new(
+        did.clone(),
+        RowKind::Group,
+        "RDS",
+        format!("{} clusters", t.db_clusters.len()),
+    );
     for c in &t.db_clusters {
         let mut cn = Node::new(
             format!("{did}/{}", c.id),
@@ -495,7 +549,11 @@ pub fn aws_tree(t: &AwsTopology) -> Node {
         .health(aws_state(&c.status))
         .fault(tagged(&c.tags))
         .target(TargetHint::DbCluster(c.id.clone()));
-        for i in t.db_instances.iter().filter(|i| i.cluster.as_deref() == Some(&c.id)) {
+        for i in t
+            .db_instances
+            .iter()
+            .filter(|i| i.cluster.as_deref() == Some(&c.id))
+        {
             let role = if c.writer.as_deref() == Some(&i.id) {
                 "writer"
             } else {
@@ -602,10 +660,14 @@ mod tests {
         let pod = |i: usize| PodInfo {
             name: format!("web-{i}"),
             phase: "Running".into(),
-            ready: i % 7 != 0,
+            ready: !i.is_multiple_of(7),
             restarts: 0,
             node: Some("node-a".into()),
-            faults: if i == 3 { vec!["chaosduck-net".into()] } else { vec![] },
+            faults: if i == 3 {
+                vec!["chaosduck-net".into()]
+            } else {
+                vec![]
+            },
         };
         K8sTopology {
             namespaces: vec![NamespaceNode {
@@ -657,7 +719,14 @@ mod tests {
         let rows = flatten(std::slice::from_ref(&root), &HashSet::new(), "WEB-42");
         let labels: Vec<_> = rows.iter().map(|r| r.label.as_str()).collect();
         assert_eq!(labels, ["⎈ kind", "shop", "web", "web-42"]);
-        assert!(flatten(std::slice::from_ref(&root), &HashSet::new(), "nothing-like-it").is_empty());
+        assert!(
+            flatten(
+                std::slice::from_ref(&root),
+                &HashSet::new(),
+                "nothing-like-it"
+            )
+            .is_empty()
+        );
     }
 
     #[test]

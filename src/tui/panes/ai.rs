@@ -25,7 +25,10 @@ pub fn render(app: &App, f: &mut Frame, area: Rect, focused: bool) {
         if text.is_empty() {
             lines.push(Line::from(Span::styled("asking the engine…", t.muted())));
         }
-        lines.extend(text.lines().map(|l| Line::from(Span::styled(l.to_string(), t.text()))));
+        lines.extend(
+            text.lines()
+                .map(|l| Line::from(Span::styled(l.to_string(), t.text()))),
+        );
     } else if let Some(a) = app
         .detail
         .as_ref()
@@ -34,13 +37,23 @@ pub fn render(app: &App, f: &mut Frame, area: Rect, focused: bool) {
     {
         title = format!(" Analysis · by {} · {} ", a.engine, stamp(a.at));
         lines.extend(a.text.lines().map(|l| {
-            let style = if l.starts_with('#') { t.primary() } else { t.text() };
-            Line::from(Span::styled(l.trim_start_matches('#').trim_start().to_string(), style))
+            let style = if l.starts_with('#') {
+                t.primary()
+            } else {
+                t.text()
+            };
+            Line::from(Span::styled(
+                l.trim_start_matches('#').trim_start().to_string(),
+                style,
+            ))
         }));
     } else {
         title = " Analysis · recorded verdict ".to_string();
         if let Some(err) = app.ai_error.get(&e.id) {
-            lines.push(Line::from(Span::styled(format!("analysis failed: {err}"), t.failure())));
+            lines.push(Line::from(Span::styled(
+                format!("analysis failed: {err}"),
+                t.failure(),
+            )));
         }
         if let Some(h) = &e.doc.spec.hypothesis {
             lines.push(Line::from(vec![
@@ -54,7 +67,9 @@ pub fn render(app: &App, f: &mut Frame, area: Rect, focused: bool) {
                     format!(
                         "{}{}",
                         v.kind,
-                        v.score.map(|s| format!(" · resilience {s}/100")).unwrap_or_default()
+                        v.score
+                            .map(|s| format!(" · resilience {s}/100"))
+                            .unwrap_or_default()
                     ),
                     t.primary(),
                 )));
@@ -68,13 +83,18 @@ pub fn render(app: &App, f: &mut Frame, area: Rect, focused: bool) {
                             p.name,
                             p.passed,
                             p.samples,
-                            p.pass_rate.map(|r| format!(" ({:.0}%)", r * 100.0)).unwrap_or_default()
+                            p.pass_rate
+                                .map(|r| format!(" ({:.0}%)", r * 100.0))
+                                .unwrap_or_default()
                         ),
                         t.muted(),
                     )));
                 }
                 lines.push(Line::from(Span::styled(
-                    format!("{} for an analysis (offline engine when no API key is set)", app.keymap.key(Action::Analyze)),
+                    format!(
+                        "{} for an analysis (offline engine when no API key is set)",
+                        app.keymap.key(Action::Analyze)
+                    ),
                     t.muted(),
                 )));
             }
@@ -87,7 +107,10 @@ pub fn render(app: &App, f: &mut Frame, area: Rect, focused: bool) {
     let block = frame(title, focused, t);
     let scroll = app.scroll.get("ai").copied().unwrap_or(0);
     f.render_widget(
-        Paragraph::new(lines).block(block).wrap(Wrap { trim: false }).scroll((scroll, 0)),
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0)),
         area,
     );
 }

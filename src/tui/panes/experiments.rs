@@ -67,9 +67,15 @@ pub fn render(app: &App, f: &mut Frame, area: Rect, focused: bool) {
                     Span::styled(if live { "● " } else { "  " }, t.warning()),
                     Span::styled(format!("{:<name_w$} ", fit(&e.name, name_w)), base),
                     Span::styled(format!("{:<17} ", e.fault.as_str()), t.muted()),
-                    Span::styled(format!("{:<16} ", fit(&status, 16)), status_style(t, e.status)),
+                    Span::styled(
+                        format!("{:<16} ", fit(&status, 16)),
+                        status_style(t, e.status),
+                    ),
                     Span::styled(stamp(e.started_at.unwrap_or(e.created_at)), t.muted()),
-                    Span::styled(format!(" {}", fit(&e.target, w.saturating_sub(name_w + 55))), t.muted()),
+                    Span::styled(
+                        format!(" {}", fit(&e.target, w.saturating_sub(name_w + 55))),
+                        t.muted(),
+                    ),
                 ])
             })
             .collect();

@@ -18,8 +18,14 @@ pub fn render(app: &App, f: &mut Frame, area: Rect, focused: bool) {
         .map(|d| d.journal.as_slice())
         .unwrap_or(&[]);
     let open = entries.iter().filter(|e| e.state.is_open()).count();
-    let reverted = entries.iter().filter(|e| e.state == JournalState::Reverted).count();
-    let failed = entries.iter().filter(|e| e.state == JournalState::Failed).count();
+    let reverted = entries
+        .iter()
+        .filter(|e| e.state == JournalState::Reverted)
+        .count();
+    let failed = entries
+        .iter()
+        .filter(|e| e.state == JournalState::Failed)
+        .count();
     let title = format!(" Journal · {open} open · {reverted} reverted · {failed} failed ");
     let block = frame(title, focused, t);
     let inner = block.inner(area);
@@ -54,7 +60,10 @@ pub fn render(app: &App, f: &mut Frame, area: Rect, focused: bool) {
         }
         lines.push(Line::from(Span::styled(fit(&undo, w), t.muted())));
         if let Some(err) = &e.error {
-            lines.push(Line::from(Span::styled(fit(&format!("     error: {err}"), w), t.failure())));
+            lines.push(Line::from(Span::styled(
+                fit(&format!("     error: {err}"), w),
+                t.failure(),
+            )));
         }
     }
     let scroll = app.scroll.get("journal").copied().unwrap_or(0);

@@ -17,13 +17,22 @@ pub fn frame<'a>(title: impl Into<Line<'a>>, focused: bool, theme: &Theme) -> Bl
     Block::bordered()
         .title(title)
         .border_style(theme.border(focused))
-        .title_style(if focused { theme.primary() } else { theme.text() })
+        .title_style(if focused {
+            theme.primary()
+        } else {
+            theme.text()
+        })
 }
 
 /// `HH:MM:SS` (UTC) of a unix-ms instant.
 pub fn hms(ms: i64) -> String {
     let secs = ms.div_euclid(1000).rem_euclid(86_400);
-    format!("{:02}:{:02}:{:02}", secs / 3600, (secs / 60) % 60, secs % 60)
+    format!(
+        "{:02}:{:02}:{:02}",
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60
+    )
 }
 
 /// `MM-DD HH:MM` (UTC) of a unix-ms instant.

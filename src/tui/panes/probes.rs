@@ -25,7 +25,12 @@ pub fn threshold(p: &ProbeSpec) -> String {
     }
     if let Some(h) = &p.http {
         let mut s = match &h.expect_status {
-            Some(st) => format!("status {}", serde_json::to_string(st).unwrap_or_default().trim_matches('"')),
+            Some(st) => format!(
+                "status {}",
+                serde_json::to_string(st)
+                    .unwrap_or_default()
+                    .trim_matches('"')
+            ),
             None => "2xx".into(),
         };
         if let Some(l) = &h.max_latency {
@@ -43,14 +48,22 @@ pub fn threshold(p: &ProbeSpec) -> String {
         return format!("{} {}", q.comparator, q.threshold);
     }
     if let Some(a) = &p.aws {
-        return a.state.clone().or_else(|| a.writer.clone()).unwrap_or_else(|| "healthy".into());
+        return a
+            .state
+            .clone()
+            .or_else(|| a.writer.clone())
+            .unwrap_or_else(|| "healthy".into());
     }
     String::new()
 }
 
 /// The sparkline of some samples: one cell per sample, scaled between their min and max.
 pub fn bars(samples: &[&ProbeSample]) -> Vec<(char, bool, bool)> {
-    let vals: Vec<f64> = samples.iter().filter_map(|s| s.value).filter(|v| v.is_finite()).collect();
+    let vals: Vec<f64> = samples
+        .iter()
+        .filter_map(|s| s.value)
+        .filter(|v| v.is_finite())
+        .collect();
     let lo = vals.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     samples
@@ -77,7 +90,10 @@ pub fn render(app: &App, f: &mut Frame, area: Rect, focused: bool) {
     let inner = block.inner(area);
     f.render_widget(block, area);
     let Some(e) = app.selected_experiment() else {
-        f.render_widget(Paragraph::new("Select an experiment to see its probes.").style(t.muted()), inner);
+        f.render_widget(
+            Paragraph::new("Select an experiment to see its probes.").style(t.muted()),
+            inner,
+        );
         return;
     };
     let samples = app
@@ -88,7 +104,8 @@ pub fn render(app: &App, f: &mut Frame, area: Rect, focused: bool) {
         .unwrap_or(&[]);
     if e.doc.spec.probes.is_empty() {
         f.render_widget(
-            Paragraph::new("This experiment has no probes: its hypothesis cannot be judged.").style(t.muted()),
+            Paragraph::new("This experiment has no probes: its hypothesis cannot be judged.")
+                .style(t.muted()),
             inner,
         );
         return;
@@ -121,14 +138,20 @@ pub fn render(app: &App, f: &mut Frame, area: Rect, focused: bool) {
         let spark: Vec<Span> = b
             .iter()
             .map(|(c, ok, _)| {
-                Span::styled(c.to_string(), if *ok {
-                    ratatui::style::Style::default().fg(t.probe_pass)
-                } else {
-                    ratatui::style::Style::default().fg(t.probe_fail)
-                })
+                Span::styled(
+                    c.to_string(),
+                    if *ok {
+                        ratatui::style::Style::default().fg(t.probe_pass)
+                    } else {
+                        ratatui::style::Style::default().fg(t.probe_fail)
+                    },
+                )
             })
             .collect();
-        let window: String = b.iter().map(|(_, _, w)| if *w { '▔' } else { ' ' }).collect();
+        let window: String = b
+            .iter()
+            .map(|(_, _, w)| if *w { '▔' } else { ' ' })
+            .collect();
         lines.push(Line::from(spark));
         if b.iter().any(|(_, _, w)| *w) {
             lines.push(Line::from(Span::styled(

@@ -11,7 +11,10 @@ use ratatui::widgets::Paragraph;
 /// The title line; in tabs mode, the tabs with their number keys.
 pub fn header(app: &App, f: &mut Frame, area: Rect, tabs: bool) {
     let t = &app.theme;
-    let mut spans = vec![Span::styled(" ChaosDuck ", t.primary().add_modifier(ratatui::style::Modifier::BOLD))];
+    let mut spans = vec![Span::styled(
+        " ChaosDuck ",
+        t.primary().add_modifier(ratatui::style::Modifier::BOLD),
+    )];
     if tabs {
         for (i, p) in Pane::ALL.iter().enumerate() {
             let s = format!(" {}:{} ", i + 1, p.title());
@@ -76,12 +79,19 @@ pub fn status_bar(app: &App, f: &mut Frame, area: Rect) {
         Span::styled(format!("☁ {} ", app.aws_label), t.muted()),
         Span::styled(
             format!("faults {} ", app.open_faults),
-            if app.open_faults > 0 { t.warning() } else { t.muted() },
+            if app.open_faults > 0 {
+                t.warning()
+            } else {
+                t.muted()
+            },
         ),
         Span::styled(format!(" {EMERGENCY} STOP "), t.banner()),
     ];
     if app.read_only {
-        spans.push(Span::styled(" READ-ONLY ", t.warning().add_modifier(ratatui::style::Modifier::BOLD)));
+        spans.push(Span::styled(
+            " READ-ONLY ",
+            t.warning().add_modifier(ratatui::style::Modifier::BOLD),
+        ));
     }
     let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
     let rest = usize::from(area.width).saturating_sub(used + 1);
@@ -89,7 +99,17 @@ pub fn status_bar(app: &App, f: &mut Frame, area: Rect) {
         (Some((n, _)), _) => Span::styled(format!(" {}", fit(n, rest)), t.text()),
         (None, Some(w)) => Span::styled(format!(" {}", fit(w, rest)), t.warning()),
         (None, None) => Span::styled(
-            format!(" {}", fit(&format!("{} help · {} quit", app.keymap.key(Action::Help), app.keymap.key(Action::Quit)), rest)),
+            format!(
+                " {}",
+                fit(
+                    &format!(
+                        "{} help · {} quit",
+                        app.keymap.key(Action::Help),
+                        app.keymap.key(Action::Quit)
+                    ),
+                    rest
+                )
+            ),
             t.muted(),
         ),
     };

@@ -21,7 +21,12 @@ pub fn render(app: &App, f: &mut Frame, area: Rect, focused: bool) {
     let block = frame(format!(" Timeline · {} (UTC) ", e.name), focused, t);
     let inner = block.inner(area);
     f.render_widget(block, area);
-    let events = app.detail.as_ref().filter(|d| d.id == e.id).map(|d| d.events.as_slice()).unwrap_or(&[]);
+    let events = app
+        .detail
+        .as_ref()
+        .filter(|d| d.id == e.id)
+        .map(|d| d.events.as_slice())
+        .unwrap_or(&[]);
     let start_of = |p| events.iter().find(|ev| ev.phase == Some(p)).map(|ev| ev.at);
     let running = e.status == Status::Running;
     let mut lines = Vec::new();
@@ -46,7 +51,10 @@ pub fn render(app: &App, f: &mut Frame, area: Rect, focused: bool) {
             name_style = t.muted();
         }
         let mut spans = vec![
-            Span::styled(format!(" {mark} "), if current { t.warning() } else { t.muted() }),
+            Span::styled(
+                format!(" {mark} "),
+                if current { t.warning() } else { t.muted() },
+            ),
             Span::styled(format!("{:<12}", p.as_str()), name_style),
         ];
         if let Some(s) = start {
@@ -61,7 +69,10 @@ pub fn render(app: &App, f: &mut Frame, area: Rect, focused: bool) {
     }
     match e.status {
         Status::EmergencyStopped => lines.push(Line::from(Span::styled(
-            format!(" ■ EMERGENCY STOP: {}", e.abort_reason.as_deref().unwrap_or("")),
+            format!(
+                " ■ EMERGENCY STOP: {}",
+                e.abort_reason.as_deref().unwrap_or("")
+            ),
             t.failure(),
         ))),
         Status::Aborted => lines.push(Line::from(Span::styled(
@@ -84,7 +95,10 @@ pub fn render(app: &App, f: &mut Frame, area: Rect, focused: bool) {
             VerdictKind::Violated => t.failure(),
             _ => t.warning(),
         };
-        let score = v.score.map(|s| format!(" · resilience {s}/100")).unwrap_or_default();
+        let score = v
+            .score
+            .map(|s| format!(" · resilience {s}/100"))
+            .unwrap_or_default();
         lines.push(Line::from(vec![
             Span::styled(" verdict: ", t.muted()),
             Span::styled(format!("hypothesis {}{score}", v.kind), style),

@@ -31,7 +31,9 @@ pub fn render(app: &App, f: &mut Frame, area: Rect, focused: bool) {
     if app.rows.is_empty() {
         let msg = match (app.source, &app.k8s, &app.aws) {
             (Source::K8s, None, _) => "Waiting for the cluster's first listing…",
-            (Source::Aws, _, None) => "Waiting for the AWS account's first description… (t: Kubernetes)",
+            (Source::Aws, _, None) => {
+                "Waiting for the AWS account's first description… (t: Kubernetes)"
+            }
             _ if !app.filter.is_empty() => "Nothing matches the filter (Esc in / clears it).",
             _ => "Nothing here.",
         };
@@ -65,7 +67,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect, focused: bool) {
                 }
                 _ => t.text(),
             };
-            let fault = if r.fault { "⚡" } else { "" };
+            let fault = if r.fault { "✱" } else { "" };
             let head = format!("{marker}{indent}{fold}");
             let used = head.chars().count() + r.label.chars().count() + fault.chars().count() + 1;
             let mut spans = vec![
