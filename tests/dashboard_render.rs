@@ -690,12 +690,91 @@ fn idle_messages_do_not_ask_for_a_redraw() {
         KeyModifiers::NONE,
     )));
     assert!(!a.dirty, "an unbound key must not redraw");
+    a.update(Msg::K8s(Arc::new(k8s())));
+    a.update(Msg::Aws(Arc::new(aws())));
+    assert!(
+        !a.dirty,
+        "a watch event that changed nothing shown must not redraw"
+    );
+    let mut changed = k8s();
+    changed.nodes[0].ready = false;
+    a.update(Msg::K8s(Arc::new(changed)));
+    assert!(a.dirty);
+    a.dirty = false;
     a.live.insert("x".into());
     a.update(Msg::Tick);
     assert!(
         a.dirty,
         "a tick while a run is live redraws the running timer"
     );
+}
+
+fn command(a: &mut App, line: &str) -> Vec<Effect> {
+    let mut fx = a.update(ch(':'));
+    for c in line.chars() {
+        fx.extend(a.update(ch(c)));
+    }
+    fx.extend(a.update(key(KeyCode::Enter)));
+    fx
+}
+
+#[test]
+fn command_mode_switches_context_only_without_active_faults() {
+    let mut a = app(200, 50, Status::Running);
+    a.contexts = vec!["kind-prod".into(), "kind-staging".into()];
+    command(&mut a, "ctx kind-nowhere");
+    assert!(a.switch_to.is_none());
+    assert!(text(&draw(&a)).contains("no context `kind-nowhere`"));
+    command(&mut a, "ctx kind-staging");
+    assert!(a.switch_to.is_none(), "a live run pins the context");
+    assert!(text(&draw(&a)).contains("roll them back"));
+    a.live.clear();
+    a.update(Msg::SafetyState {
+        open: 0,
+        latched: None,
+    });
+    command(&mut a, "ctx kind-staging");
+    assert_eq!(a.switch_to.as_deref(), Some("kind-staging"));
+    assert!(a.should_exit);
+}
+
+#[test]
+fn command_mode_theme_filter_reset_and_run() {
+    let mut a = app(200, 50, Status::Completed);
+    command(&mut a, "theme light");
+    assert_eq!(a.theme.name, "light");
+    command(&mut a, "theme nope");
+    assert_eq!(a.theme.name, "light");
+    assert!(text(&draw(&a)).contains("no theme named `nope`"));
+    command(&mut a, "ns shop");
+    let labels: Vec<_> = a.rows.iter().map(|r| r.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "⎈ kind-prod",
+            "shop",
+            "checkout",
+            "redis",
+            "debug-shell",
+            "services",
+            "nodes"
+        ]
+    );
+    assert!(text(&draw(&a)).contains("ns shop"));
+    command(&mut a, "ns nowhere");
+    assert!(text(&draw(&a)).contains("no namespace `nowhere`"));
+    assert_eq!(a.namespace.as_deref(), Some("shop"));
+    command(&mut a, "ns all");
+    assert!(a.rows.iter().any(|r| r.label == "kube-system"));
+    assert_eq!(command(&mut a, "reset"), vec![Effect::Reset]);
+    assert_eq!(
+        command(&mut a, "run experiments/pod-delete.yaml"),
+        vec![Effect::LoadFile("experiments/pod-delete.yaml".into())]
+    );
+    assert!(matches!(a.modal, Some(Modal::Planning(_))));
+    a.update(key(KeyCode::Esc));
+    assert!(command(&mut a, "frobnicate").is_empty());
+    assert!(text(&draw(&a)).contains("unknown command `:frobnicate`"));
 }
 
 #[test]

@@ -260,6 +260,8 @@ pub(crate) struct Env {
     pub _sandbox: Option<crate::sandbox::Sandbox>,
     /// The Kubernetes client and its context name, when there is a cluster.
     pub kube: Option<(kube::Client, String)>,
+    /// What start-up recovery did (for the dashboard to show).
+    pub recovered: Vec<String>,
 }
 
 /// What `Cli::engines` found.
@@ -396,18 +398,27 @@ pub(crate) async fn open_env(cli: &Cli, events: EventSink) -> Result<Env, Exit> 
     };
     let sup = Supervisor::new(ctx);
     // Before anything else: revert what a dead process left behind.
+    let mut recovered = Vec::new();
     match sup.recover().await {
         Ok(rep) => {
             for e in &rep.experiments {
-                eprintln!(
-                    "chaosduck: recovered experiment {} left by a dead process: {} step(s) reverted, {} failed, now {}",
+                let line = format!(
+                    "recovered experiment {} left by a dead process: {} step(s) reverted, {} failed, now {}",
                     e.id, e.reverted, e.failed, e.status
                 );
+                eprintln!("chaosduck: {line}");
+                recovered.push(line);
             }
         }
-        Err(e) => eprintln!("chaosduck: recovery could not run: {e}"),
+        Err(e) => {
+            eprintln!("chaosduck: recovery could not run: {e}");
+            recovered.push(format!(
+                "recovery could not run: {e}; run `chaosduck recover`"
+            ));
+        }
     }
     Ok(Env {
+        recovered,
         sup,
         store,
         _sandbox: sandbox,

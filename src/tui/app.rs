@@ -168,6 +168,8 @@ pub struct App {
     expanded_init: HashSet<Source>,
     /// The topology filter.
     pub filter: String,
+    /// The one namespace shown (`:ns NAME`), if any.
+    pub namespace: Option<String>,
     roots: Vec<Node>,
     /// Visible rows.
     pub rows: Vec<Row>,
@@ -218,6 +220,10 @@ pub struct App {
     pub tier: Tier,
     /// No colours (NO_COLOR).
     pub no_color: bool,
+    /// Contexts of the kubeconfig (`:ctx` switches among them).
+    pub contexts: Vec<String>,
+    /// Reopen the dashboard on this context after exit.
+    pub switch_to: Option<String>,
 }
 
 fn line_input(placeholder: &str) -> TextArea<'static> {
@@ -254,6 +260,7 @@ impl App {
             expanded: HashSet::new(),
             expanded_init: HashSet::new(),
             filter: String::new(),
+            namespace: None,
             roots: Vec::new(),
             rows: Vec::new(),
             topo_sel: 0,
@@ -280,6 +287,8 @@ impl App {
             theme_dir: None,
             tier: Tier::TrueColor,
             no_color: false,
+            contexts: Vec::new(),
+            switch_to: None,
         }
     }
 
@@ -339,6 +348,11 @@ impl App {
                 self.dirty = self.busy() || expired;
             }
             Msg::K8s(t) => {
+                if self.k8s.as_ref().is_some_and(|old| **old == *t) {
+                    // A watch event that changed nothing shown: nothing to draw.
+                    self.dirty = false;
+                    return fx;
+                }
                 self.k8s = Some(t);
                 if self.source == Source::K8s {
                     self.rebuild_tree();
@@ -347,6 +361,10 @@ impl App {
                 }
             }
             Msg::Aws(t) => {
+                if self.aws.as_ref().is_some_and(|old| **old == *t) {
+                    self.dirty = false;
+                    return fx;
+                }
                 self.aws = Some(t);
                 if self.source == Source::Aws {
                     self.rebuild_tree();
@@ -1023,22 +1041,40 @@ impl App {
         match cmd {
             "q" | "quit" => self.on_action(Action::Quit, fx),
             "ns" => {
-                self.filter = arg.to_string();
-                self.source = Source::K8s;
-                self.rebuild_tree();
-                self.toast(if arg.is_empty() {
-                    "showing every namespace".to_string()
+                let known = self
+                    .k8s
+                    .as_ref()
+                    .is_some_and(|t| t.namespaces.iter().any(|n| n.name == arg));
+                if arg.is_empty() || arg == "all" || arg == "*" {
+                    self.namespace = None;
+                    self.toast("showing every namespace");
+                } else if known {
+                    self.namespace = Some(arg.to_string());
+                    self.toast(format!("showing namespace {arg} (:ns all for every one)"));
                 } else {
-                    format!("topology filtered to `{arg}`")
-                });
+                    self.toast(format!("no namespace `{arg}` in this cluster"));
+                    return;
+                }
+                self.source = Source::K8s;
+                self.topo_sel = 0;
+                self.topo_offset = 0;
+                self.rebuild_tree();
             }
             "ctx" => {
                 if arg.is_empty() || arg == self.context {
-                    self.toast(format!("context: {}", self.context));
-                } else {
+                    let others = self.contexts.join(", ");
+                    self.toast(format!("context: {} (others: {others})", self.context));
+                } else if !self.contexts.iter().any(|c| c == arg) {
                     self.toast(format!(
-                        "switching context needs a restart: chaosduck --context {arg} (the journal and store stay the same)"
+                        "no context `{arg}` in the kubeconfig (known: {})",
+                        self.contexts.join(", ")
                     ));
+                } else if self.open_faults > 0 || !self.live.is_empty() {
+                    self.toast("faults are active here: roll them back (r or Ctrl-G) before switching context");
+                } else {
+                    // Reopened on the new context; the store and journal stay the same.
+                    self.switch_to = Some(arg.to_string());
+                    self.should_exit = true;
                 }
             }
             "theme" => match super::theme::Theme::load(arg, self.theme_dir.as_deref(), self.tier) {
@@ -1142,7 +1178,7 @@ impl App {
             Source::K8s => self
                 .k8s
                 .as_ref()
-                .map(|t| tree::k8s_tree(t, &self.context))
+                .map(|t| tree::k8s_tree(t, &self.context, self.namespace.as_deref()))
                 .into_iter()
                 .collect(),
             Source::Aws => self

@@ -315,6 +315,7 @@ pub async fn run(mut cli: Cli) -> Exit {
         .collect();
     let (keymap, key_warnings) = keymap::Keymap::with_overrides(&overrides);
     let mut app = App::new(theme, keymap, read_only, context, aws_label);
+    app.warnings.extend(env.recovered.iter().cloned());
     app.warnings.extend(theme_warn);
     app.warnings.extend(key_warnings);
     app.theme_dir = theme_dir;
@@ -323,6 +324,9 @@ pub async fn run(mut cli: Cli) -> Exit {
     app.now_ms = crate::store::now_ms();
     if let Ok((w, h)) = crossterm::terminal::size() {
         app.size = (w, h);
+    }
+    if !cli.sandbox {
+        app.contexts = kube_contexts(cli.kubeconfig.as_deref());
     }
 
     let (tx, mut rx) = mpsc::channel::<Msg>(INBOX);
@@ -426,5 +430,42 @@ pub async fn run(mut cli: Cli) -> Exit {
     if let Some(why) = &app.quitting {
         eprintln!("chaosduck: {why}: every fault was rolled back before exit");
     }
+    if let Some(ctx) = app.switch_to.take() {
+        drop(env);
+        return reopen_on(&ctx);
+    }
     Exit::Ok
+}
+
+/// The context names of the kubeconfig (as kubectl reads it).
+fn kube_contexts(file: Option<&std::path::Path>) -> Vec<String> {
+    let kc = match file.filter(|p| !p.to_string_lossy().contains(':')) {
+        Some(p) => kube::config::Kubeconfig::read_from(p),
+        None => kube::config::Kubeconfig::read(),
+    };
+    kc.map(|k| k.contexts.into_iter().map(|c| c.name).collect())
+        .unwrap_or_default()
+}
+
+/// Replaces this process with a dashboard on another context (same flags, same store: the store
+/// lock is released because every file is opened close-on-exec).
+fn reopen_on(ctx: &str) -> Exit {
+    use std::os::unix::process::CommandExt;
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        if args[i] == "--context" {
+            args.drain(i..(i + 2).min(args.len()));
+        } else if args[i].starts_with("--context=") {
+            args.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+    args.push("--context".into());
+    args.push(ctx.into());
+    let exe = std::env::current_exe().unwrap_or_else(|_| "chaosduck".into());
+    let err = std::process::Command::new(exe).args(&args).exec();
+    eprintln!("chaosduck: cannot reopen on context {ctx}: {err}; run chaosduck --context {ctx}");
+    Exit::Environment
 }

@@ -208,8 +208,8 @@ fn pod_node(parent: &str, ns: &str, p: &PodInfo) -> Node {
     })
 }
 
-/// The Kubernetes tree of one context.
-pub fn k8s_tree(t: &K8sTopology, context: &str) -> Node {
+/// The Kubernetes tree of one context; with `only`, just that namespace (and the nodes).
+pub fn k8s_tree(t: &K8sTopology, context: &str, only: Option<&str>) -> Node {
     let root_id = format!("k8s:{context}");
     let mut root = Node::new(
         root_id.clone(),
@@ -222,7 +222,11 @@ pub fn k8s_tree(t: &K8sTopology, context: &str) -> Node {
             t.nodes.len()
         ),
     );
-    for ns in &t.namespaces {
+    for ns in t
+        .namespaces
+        .iter()
+        .filter(|n| only.is_none_or(|o| o == n.name))
+    {
         let ns_id = format!("{root_id}/ns/{}", ns.name);
         let pods: usize =
             ns.workloads.iter().map(|w| w.pods.len()).sum::<usize>() + ns.bare_pods.len();
@@ -698,7 +702,7 @@ mod tests {
 
     #[test]
     fn folded_workloads_hide_their_pods_and_carry_the_fault_marker() {
-        let root = k8s_tree(&topo(10), "kind");
+        let root = k8s_tree(&topo(10), "kind", None);
         let mut exp = HashSet::new();
         default_expanded(&root, &mut exp);
         let rows = flatten(std::slice::from_ref(&root), &exp, "");
@@ -715,7 +719,7 @@ mod tests {
 
     #[test]
     fn filter_keeps_matches_and_their_ancestors_only() {
-        let root = k8s_tree(&topo(100), "kind");
+        let root = k8s_tree(&topo(100), "kind", None);
         let rows = flatten(std::slice::from_ref(&root), &HashSet::new(), "WEB-42");
         let labels: Vec<_> = rows.iter().map(|r| r.label.as_str()).collect();
         assert_eq!(labels, ["⎈ kind", "shop", "web", "web-42"]);
@@ -731,7 +735,7 @@ mod tests {
 
     #[test]
     fn ten_thousand_pods_flatten_to_every_row_when_expanded() {
-        let root = k8s_tree(&topo(10_000), "kind");
+        let root = k8s_tree(&topo(10_000), "kind", None);
         let mut exp = HashSet::new();
         default_expanded(&root, &mut exp);
         exp.insert("k8s:kind/ns/shop/Deployment/web".into());

@@ -17,6 +17,9 @@ pub fn render(app: &App, f: &mut Frame, area: Rect, focused: bool) {
         Source::Aws => "AWS",
     };
     let mut title = format!(" Topology · {which} ");
+    if let Some(ns) = &app.namespace {
+        title.push_str(&format!("· ns {ns} "));
+    }
     if !app.filter.is_empty() {
         title.push_str(&format!("· /{} ", app.filter));
     }
