@@ -821,3 +821,37 @@ fn ten_thousand_pods_scroll_by_the_window_only() {
     assert_eq!(labels.last(), Some(&"checkout-09998"));
     assert!(text(&draw(&a)).contains("/09998"));
 }
+
+#[test]
+fn the_prompt_names_the_namespace_the_topology_implies() {
+    let mut a = app(200, 50, Status::Completed);
+    assert_eq!(
+        a.namespace_hint("kill one checkout pod"),
+        Some("shop".into())
+    );
+    assert_eq!(
+        a.namespace_hint("kill one checkout pod in namespace prod"),
+        None
+    );
+    a.update(ch('1'));
+    let i = a
+        .rows
+        .iter()
+        .position(|r| r.label == "kube-system")
+        .unwrap();
+    a.topo_sel = i;
+    assert_eq!(
+        a.namespace_hint("stress the cpu of 2 pods"),
+        Some("kube-system".into())
+    );
+    a.update(ch('p'));
+    for c in "delete one redis pod".chars() {
+        a.update(ch(c));
+    }
+    let fx = a.update(key(KeyCode::Enter));
+    assert_eq!(
+        fx,
+        vec![Effect::Nl("delete one redis pod in namespace shop".into())]
+    );
+    assert!(matches!(a.modal, Some(Modal::Prompt { busy: true, .. })));
+}

@@ -797,7 +797,7 @@ impl App {
                 if esc {
                     None
                 } else if enter && !busy {
-                    let text = input.lines().join(" ");
+                    let mut text = input.lines().join(" ");
                     if text.trim().is_empty() {
                         Some(Modal::Prompt {
                             input,
@@ -805,6 +805,9 @@ impl App {
                             message,
                         })
                     } else {
+                        if let Some(ns) = self.namespace_hint(&text) {
+                            text.push_str(&format!(" in namespace {ns}"));
+                        }
                         fx.push(Effect::Nl(text));
                         Some(Modal::Prompt {
                             input,
@@ -1170,6 +1173,36 @@ impl App {
                 }
             }
         }
+    }
+
+    /// The namespace a sentence that names none most likely means: the only namespace holding a
+    /// workload it names, else the selected target's namespace or the `:ns` scope.
+    pub fn namespace_hint(&self, text: &str) -> Option<String> {
+        let lower = text.to_lowercase();
+        if lower.contains("namespace") || lower.contains("네임스페이스") || lower.contains(" ns ")
+        {
+            return None;
+        }
+        let t = self.k8s.as_ref()?;
+        let words: HashSet<&str> = lower
+            .split(|c: char| !(c.is_alphanumeric() || c == '-'))
+            .filter(|w| !w.is_empty())
+            .collect();
+        let named: HashSet<&str> = t
+            .namespaces
+            .iter()
+            .filter(|n| n.workloads.iter().any(|w| words.contains(w.name.as_str())))
+            .map(|n| n.name.as_str())
+            .collect();
+        if named.len() == 1 {
+            return named.into_iter().next().map(str::to_string);
+        }
+        let selected = self.selected_row().and_then(|r| match &r.target {
+            TargetHint::Namespace(ns) => Some(ns.clone()),
+            TargetHint::Workload { ns, .. } | TargetHint::Pod { ns, .. } => Some(ns.clone()),
+            _ => None,
+        });
+        selected.or_else(|| self.namespace.clone())
     }
 
     fn rebuild_tree(&mut self) {
