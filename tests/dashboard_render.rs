@@ -855,3 +855,34 @@ fn the_prompt_names_the_namespace_the_topology_implies() {
     );
     assert!(matches!(a.modal, Some(Modal::Prompt { busy: true, .. })));
 }
+
+#[test]
+fn tiny_and_odd_terminals_render_every_modal_without_panicking() {
+    for (w, h) in [(1, 1), (10, 3), (40, 10), (79, 23), (300, 90)] {
+        for open in [
+            None,
+            Some('?'),
+            Some(':'),
+            Some('/'),
+            Some('p'),
+            Some('n'),
+            Some('o'),
+        ] {
+            let mut a = app(w, h, Status::Running);
+            a.update(ch('1'));
+            if let Some(i) = a.rows.iter().position(|r| r.label == "checkout") {
+                a.topo_sel = i;
+            }
+            if let Some(c) = open {
+                a.update(ch(c));
+            }
+            let b = draw(&a);
+            assert_eq!(b.area.width, w);
+            a.update(ctrl('g'));
+            let t = text(&draw(&a));
+            if w >= 40 && h >= 3 {
+                assert!(t.contains("EMERGENCY STOP"), "{w}x{h} {open:?}: {t}");
+            }
+        }
+    }
+}
