@@ -78,7 +78,8 @@ async fn main() {
     std::fs::write(world.join("world.json"), r#"{"pods":[]}"#).expect("world.json");
     let doc = parse_experiment(
         "pod-delete.yaml",
-        &std::fs::read_to_string("experiments/pod-delete.yaml").expect("experiments/pod-delete.yaml"),
+        &std::fs::read_to_string("experiments/pod-delete.yaml")
+            .expect("experiments/pod-delete.yaml"),
     )
     .expect("example parses");
 
@@ -176,7 +177,10 @@ async fn main() {
         .filter(|e| e.file_name().to_string_lossy().ends_with(".fault"))
         .count();
     println!("restart on the {mb} MB store:");
-    println!("  open (pre-check + open)      {:>9.2} ms", opened.as_secs_f64() * 1e3);
+    println!(
+        "  open (pre-check + open)      {:>9.2} ms",
+        opened.as_secs_f64() * 1e3
+    );
     println!(
         "  open-journal scan            {:>9.2} ms ({} open entries)",
         scanned.as_secs_f64() * 1e3,

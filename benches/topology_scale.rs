@@ -2,27 +2,49 @@
 //! until `chaosduck topology` holds every pod (process start to JSON printed) and that process's
 //! peak RSS, against one `kubectl get pods -A` listing of the same sandbox, in one run.
 //!
-//! Run: `cargo bench --bench topology_scale [PODS]` (default 10,000). `KUBECTL` picks kubectl.
+//! Run: `cargo bench --bench topology_scale [PODS,...]` (default 1000,10000,30000, each against
+//! its own sandbox). `KUBECTL` picks kubectl.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-fn max_rss_children_kib() -> i64 {
-    // SAFETY: getrusage writes into the struct we pass.
+/// Waits for one child and returns its peak RSS in KiB (that child's own, not the maximum over
+/// every child this process waited for).
+fn wait_rss_kib(child: &std::process::Child) -> i64 {
+    // SAFETY: wait4 writes into the status and rusage we pass; the pid is our unwaited child.
     unsafe {
+        let mut status = 0;
         let mut u: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut u);
+        libc::wait4(child.id() as i32, &mut status, 0, &mut u);
         u.ru_maxrss
     }
 }
 
 fn main() {
-    let pods: usize = std::env::args()
+    let sizes: Vec<usize> = std::env::args()
         .skip(1)
         .find(|a| a != "--bench")
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(10_000);
+        .map(|a| a.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1_000, 10_000, 30_000]);
+    println!(
+        "| pods | chaosduck topology (s) | peak RSS (MiB) | kubectl get pods -A (s) | ratio |"
+    );
+    let mut rows = Vec::new();
+    for pods in sizes {
+        rows.push(measure(pods));
+    }
+    println!();
+    println!(
+        "| pods | chaosduck topology (s) | peak RSS (MiB) | kubectl get pods -A (s) | ratio |"
+    );
+    println!("|---|---|---|---|---|");
+    for r in rows {
+        println!("{r}");
+    }
+}
+
+fn measure(pods: usize) -> String {
     let exe = std::env::current_exe().expect("bench path");
     let bin = exe
         .parent()
@@ -62,7 +84,7 @@ fn main() {
     );
 
     let t = Instant::now();
-    let out = Command::new(&bin)
+    let mut child = Command::new(&bin)
         .args(["--kubeconfig"])
         .arg(&kc)
         .args(["--db"])
@@ -70,12 +92,16 @@ fn main() {
         .args(["topology", "-o", "json"])
         .env("XDG_STATE_HOME", dir.path())
         .env("XDG_RUNTIME_DIR", dir.path())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
-        .output()
+        .spawn()
         .expect("topology");
+    let mut stdout = Vec::new();
+    std::io::Read::read_to_end(&mut child.stdout.take().expect("stdout"), &mut stdout)
+        .expect("topology output");
+    let rss = wait_rss_kib(&child);
     let topo = t.elapsed();
-    let rss = max_rss_children_kib();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("topology json");
+    let v: serde_json::Value = serde_json::from_slice(&stdout).expect("topology json");
     let seen = v["pods"].as_u64().unwrap_or(0);
 
     let kubectl = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into());
@@ -94,18 +120,25 @@ fn main() {
         topo.as_secs_f64(),
         rss as f64 / 1024.0
     );
-    match k {
+    let (kubectl_s, ratio) = match k {
         Ok(o) if o.status.success() => {
             let lines = String::from_utf8_lossy(&o.stdout).lines().count();
             println!(
                 "kubectl get pods -A: {lines} pods in {:.2}s",
                 kt.as_secs_f64()
             );
-            println!(
-                "ratio chaosduck/kubectl: {:.2}",
-                topo.as_secs_f64() / kt.as_secs_f64()
-            );
+            let ratio = topo.as_secs_f64() / kt.as_secs_f64();
+            println!("ratio chaosduck/kubectl: {ratio:.2}");
+            (format!("{:.2}", kt.as_secs_f64()), format!("{ratio:.2}"))
         }
-        _ => println!("kubectl not available; no comparison"),
-    }
+        _ => {
+            println!("kubectl not available; no comparison");
+            ("-".into(), "-".into())
+        }
+    };
+    format!(
+        "| {seen} | {:.2} | {:.0} | {kubectl_s} | {ratio} |",
+        topo.as_secs_f64(),
+        rss as f64 / 1024.0
+    )
 }
