@@ -199,21 +199,12 @@ pub async fn run(cli: &Cli, file: &Path, confirm: Option<String>, output: Output
 
 /// SIGINT, SIGTERM and SIGHUP stop every run (each rolls back); the process exits when done.
 async fn watch_signals(sup: std::sync::Arc<crate::engine::supervisor::Supervisor>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-    ) else {
+    let Ok(mut signals) = crate::safety::signals::ExitSignals::install() else {
         tracing::error!("cannot install signal handlers");
         return;
     };
     loop {
-        let name = tokio::select! {
-            _ = int.recv() => "SIGINT",
-            _ = term.recv() => "SIGTERM",
-            _ = hup.recv() => "SIGHUP",
-        };
+        let name = signals.recv().await;
         eprintln!(
             "chaosduck: {name} received: rolling back; the process exits when rollback is done (kill -9 leaves the journal for `chaosduck recover`)"
         );

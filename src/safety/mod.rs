@@ -8,3 +8,4 @@ pub mod guardrails;
 pub mod journal;
 pub mod recovery;
 pub mod rollback;
+pub mod signals;

@@ -129,22 +129,13 @@ fn spawn_input(tx: mpsc::Sender<Msg>) {
 }
 
 fn spawn_signals(tx: mpsc::Sender<Msg>) {
-    use tokio::signal::unix::{SignalKind, signal};
     tokio::spawn(async move {
-        let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-            signal(SignalKind::hangup()),
-        ) else {
+        let Ok(mut signals) = crate::safety::signals::ExitSignals::install() else {
             tracing::error!("cannot install signal handlers");
             return;
         };
         loop {
-            let name = tokio::select! {
-                _ = int.recv() => "SIGINT",
-                _ = term.recv() => "SIGTERM",
-                _ = hup.recv() => "SIGHUP",
-            };
+            let name = signals.recv().await;
             tracing::warn!(signal = name, "rolling back before exit");
             if tx.send(Msg::Signal(name)).await.is_err() {
                 return;
