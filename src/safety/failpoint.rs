@@ -2,7 +2,8 @@
 //! with SIGKILL at the N-th time (default 1st) it reaches STEP, exactly as `kill -9` would.
 //!
 //! Steps: `after-plan`, `after-intent`, `after-apply`, `mid-observe`, `before-revert`,
-//! `after-revert`, `before-finish`.
+//! `after-revert`, `before-finish`. `dashboard-panic:N` instead makes the dashboard panic at its
+//! N-th key press (to test that a bug in the UI still rolls every fault back).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
@@ -42,11 +43,11 @@ fn armed() -> &'static Option<Armed> {
     })
 }
 
-/// Marks that the process reached `step`; dies here if a failpoint says so.
-pub fn hit(step: &str) {
-    let Some(a) = armed() else { return };
+/// Counts a pass through `step`; true exactly at the pass its failpoint names.
+pub fn reached(step: &str) -> bool {
+    let Some(a) = armed() else { return false };
     let Some(&want) = a.targets.get(step) else {
-        return;
+        return false;
     };
     let n = {
         let mut hits = a.hits.lock().unwrap_or_else(|e| e.into_inner());
@@ -54,8 +55,13 @@ pub fn hit(step: &str) {
         *c += 1;
         *c
     };
-    if n == want {
-        tracing::warn!(step, n, "failpoint: killing the process");
+    n == want
+}
+
+/// Marks that the process reached `step`; dies here if a failpoint says so.
+pub fn hit(step: &str) {
+    if reached(step) {
+        tracing::warn!(step, "failpoint: killing the process");
         // SAFETY: kill(2) on our own pid has no memory-safety preconditions.
         unsafe {
             libc::kill(libc::getpid(), libc::SIGKILL);

@@ -241,6 +241,17 @@ fn read_only_for(cli: &Cli, cfg: &crate::config::Config, context: &str) -> bool 
     })
 }
 
+/// After a panic in the UI: restore the terminal and roll everything back (the panic hook has
+/// printed the message). Returns true.
+fn crash(drv: &driver::Driver) -> bool {
+    restore_terminal();
+    tracing::error!("panic in the dashboard: rolling back every fault, then exiting");
+    drv.handle(msg::Effect::Shutdown(
+        "internal error in the dashboard".into(),
+    ));
+    true
+}
+
 /// Opens the dashboard; returns when the operator quits or after an emergency exit's rollback.
 pub async fn run(mut cli: Cli) -> Exit {
     let config = match crate::config::Config::load(cli.config.as_deref()) {
@@ -371,18 +382,24 @@ pub async fn run(mut cli: Cli) -> Exit {
     drop(tx);
 
     let mut last_draw = Instant::now() - FRAME;
+    // A bug in update or render must not abandon the faults: it becomes a rollback and an exit.
+    let mut crashed = false;
     loop {
-        if app.dirty && !app.terminal_lost && last_draw.elapsed() >= FRAME {
-            if let Err(e) = term.draw(&app) {
-                tracing::warn!(error = %e, "terminal write failed: treating the terminal as gone");
-                for fx in app.update(Msg::InputLost(format!("terminal write failed: {e}"))) {
-                    drv.handle(fx);
+        if app.dirty && !app.terminal_lost && !crashed && last_draw.elapsed() >= FRAME {
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| term.draw(&app))) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "terminal write failed: treating the terminal as gone");
+                    for fx in app.update(Msg::InputLost(format!("terminal write failed: {e}"))) {
+                        drv.handle(fx);
+                    }
                 }
+                Err(_) => crashed = crash(&drv),
             }
             app.dirty = false;
             last_draw = Instant::now();
         }
-        let next = if app.dirty && !app.terminal_lost {
+        let next = if app.dirty && !app.terminal_lost && !crashed {
             tokio::select! {
                 m = rx.recv() => m.map(Some),
                 _ = tokio::time::sleep_until(last_draw + FRAME) => Some(None),
@@ -400,13 +417,39 @@ pub async fn run(mut cli: Cli) -> Exit {
             }
         }
         for m in batch {
-            for fx in app.update(m) {
-                drv.handle(fx);
+            if crashed {
+                // Only the end of the rollback matters now.
+                if matches!(m, Msg::ShutdownDone) {
+                    app.should_exit = true;
+                }
+                continue;
+            }
+            let step = || {
+                if matches!(m, Msg::Key(_)) && crate::safety::failpoint::reached("dashboard-panic")
+                {
+                    panic!("failpoint dashboard-panic");
+                }
+                app.update(m)
+            };
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)) {
+                Ok(effects) => {
+                    for fx in effects {
+                        drv.handle(fx);
+                    }
+                }
+                Err(_) => crashed = crash(&drv),
             }
         }
         if app.should_exit {
             break;
         }
+    }
+    if crashed {
+        drop(term);
+        eprintln!(
+            "chaosduck: the dashboard hit an internal error (see the log); every fault was rolled back before exit"
+        );
+        return Exit::Failed;
     }
     if !app.terminal_lost {
         let _ = term.draw(&app);
