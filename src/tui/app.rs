@@ -316,6 +316,15 @@ impl App {
 
     /// Applies one message; returns what the driver must do.
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        // A message that changes nothing must not clear what an earlier one marked for drawing.
+        let was = self.dirty;
+        let fx = self.apply(msg);
+        self.dirty |= was;
+        fx
+    }
+
+    /// Applies one message; `dirty` says whether it changed what is drawn.
+    fn apply(&mut self, msg: Msg) -> Vec<Effect> {
         let mut fx = Vec::new();
         self.dirty = true;
         match msg {
