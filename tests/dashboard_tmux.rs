@@ -51,6 +51,8 @@ fn alive(pid: u32) -> bool {
 /// The dashboard running in a detached tmux session on a private socket.
 struct Dash {
     sock: String,
+    /// The server's socket file (removed when the test ends).
+    socket_path: Option<PathBuf>,
     home: Home,
     rc: PathBuf,
     err: PathBuf,
@@ -98,6 +100,7 @@ impl Dash {
         std::fs::write(&script_path, script).expect("write script");
         let mut d = Dash {
             sock,
+            socket_path: None,
             home,
             rc,
             err,
@@ -107,6 +110,9 @@ impl Dash {
         let cmd = format!("sh {}", sh_quote(&script_path));
         let o = d.tmux(&["new-session", "-d", "-s", "main", "-x", &w, "-y", &h, &cmd]);
         assert!(o.status.success(), "tmux new-session: {}", text(&o));
+        let path = d.tmux(&["display", "-p", "-t", "main", "#{socket_path}"]);
+        d.socket_path = Some(PathBuf::from(String::from_utf8_lossy(&path.stdout).trim()))
+            .filter(|p| p.is_absolute());
         let sh: u32 = String::from_utf8_lossy(
             &d.tmux(&["display", "-p", "-t", "main", "#{pane_pid}"])
                 .stdout,
@@ -248,6 +254,9 @@ impl Dash {
 impl Drop for Dash {
     fn drop(&mut self) {
         let _ = self.tmux(&["kill-server"]);
+        if let Some(p) = &self.socket_path {
+            let _ = std::fs::remove_file(p);
+        }
         if self.pid != 0 && !common::wait_until(Duration::from_secs(15), || !alive(self.pid)) {
             // SAFETY: kill only sends a signal to the process this test started.
             unsafe { libc::kill(self.pid as i32, libc::SIGKILL) };
