@@ -114,6 +114,7 @@ async fn revert_with_retries(
     let mut failures = 0;
     loop {
         e.attempts += 1;
+        tracing::info!(experiment = %e.experiment_id, seq = e.seq, attempt = e.attempts, "revert call");
         match backend.revert(&e.undo).await {
             Ok(o) => return Ok(o.note),
             Err(err) => {
