@@ -9,7 +9,6 @@ use chaosduck::tui::theme::Theme;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 #[test]
-#[ignore = "fails until App::update stops letting Msg::Tick (and the other no-change messages) clear the dirty flag; remove this line with the fix"]
 fn a_clock_tick_after_a_key_keeps_the_key_s_change_marked_for_drawing() {
     let mut app = App::new(
         Theme::default(),
