@@ -320,6 +320,7 @@ fn app(w: u16, h: u16, status: Status) -> App {
         "default us-east-1".into(),
     );
     a.now_ms = T0 + 20_000;
+    a.clock = || T0 + 20_000;
     a.update(Msg::Resize(w, h));
     a.update(Msg::K8s(Arc::new(k8s())));
     a.update(Msg::Aws(Arc::new(aws())));

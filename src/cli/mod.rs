@@ -332,7 +332,7 @@ impl Cli {
         let mut kube = None;
         match client::connect(file, self.context.as_deref()).await {
             Ok(c) => {
-                let scope = format!("kubernetes {}", c.context);
+                let scope = format!("kubernetes {}", c.server);
                 crate::probe::k8s::set_client(Some(c.client.clone()));
                 kube = Some((c.client.clone(), c.context.clone()));
                 e = e.with(Arc::new(K8sBackend::new(

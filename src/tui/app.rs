@@ -214,6 +214,8 @@ pub struct App {
     pub dirty: bool,
     /// Now (unix ms), for durations of running phases.
     pub now_ms: i64,
+    /// Where `now_ms` comes from (tests pin it).
+    pub clock: fn() -> i64,
     /// Theme directory and tier, for `:theme`.
     pub theme_dir: Option<PathBuf>,
     /// The terminal's colour tier.
@@ -284,6 +286,7 @@ impl App {
             should_exit: false,
             dirty: true,
             now_ms: 0,
+            clock: crate::store::now_ms,
             theme_dir: None,
             tier: Tier::TrueColor,
             no_color: false,
@@ -346,7 +349,7 @@ impl App {
             }
             Msg::Signal(name) => self.begin_shutdown(format!("{name} received"), &mut fx),
             Msg::Tick => {
-                self.now_ms = crate::store::now_ms();
+                self.now_ms = (self.clock)();
                 let expired = self
                     .toast
                     .as_ref()
@@ -552,6 +555,7 @@ impl App {
         // The emergency stop comes before any routing: every mode, every modal, no confirmation.
         if chord == EMERGENCY {
             if self.stopping.is_none() {
+                self.now_ms = (self.clock)();
                 self.stopping = Some(Stopping {
                     since: self.now_ms,
                     reverted: 0,

@@ -79,7 +79,12 @@ impl TermGuard {
         let backend = CrosstermBackend::new(BufWriter::with_capacity(64 * 1024, std::io::stdout()));
         let mut terminal = Terminal::new(backend)?;
         terminal.hide_cursor()?;
-        terminal.clear()?;
+        // Not `terminal.clear()`: it asks the terminal for the cursor position and waits for an
+        // answer a slow link or a silent terminal may never send.
+        crossterm::execute!(
+            terminal.backend_mut(),
+            crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+        )?;
         Ok(TermGuard { terminal })
     }
 

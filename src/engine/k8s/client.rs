@@ -33,8 +33,12 @@ pub enum ClientError {
 pub struct Connected {
     /// The client.
     pub client: kube::Client,
-    /// Context (or cluster URL) for display.
+    /// The context's name (explicit, else the kubeconfig's current-context, else the API
+    /// server's URL): for people.
     pub context: String,
+    /// The API server's URL: what identifies the cluster (journal scopes use it, so a step made
+    /// with `--context X` and one made through the current-context are the same cluster).
+    pub server: String,
 }
 
 /// Builds a client from an explicit kubeconfig file, or infers one (KUBECONFIG, ~/.kube/config,
@@ -72,7 +76,14 @@ pub async fn connect(
             .await
             .map_err(|e| ClientError::NotFound(e.to_string()))?,
     };
-    from_config(&mut cfg, context)
+    let current = match (context, kubeconfig) {
+        (Some(c), _) => Some(c.to_string()),
+        (None, Some(p)) => Kubeconfig::read_from(p)
+            .ok()
+            .and_then(|k| k.current_context),
+        (None, None) => Kubeconfig::read().ok().and_then(|k| k.current_context),
+    };
+    from_config(&mut cfg, current.as_deref())
 }
 
 /// Builds a client from a ready config (the sandbox hands one out).
@@ -84,10 +95,12 @@ pub fn from_config(
     let name = context
         .map(str::to_string)
         .unwrap_or_else(|| cfg.cluster_url.to_string());
+    let server = cfg.cluster_url.to_string();
     let client =
         kube::Client::try_from(cfg.clone()).map_err(|e| ClientError::Build(e.to_string()))?;
     Ok(Connected {
         client,
         context: name,
+        server,
     })
 }

@@ -68,6 +68,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect, focused: bool) {
                         "{}{}",
                         v.kind,
                         v.score
+                            .filter(|_| v.kind != crate::domain::VerdictKind::Inconclusive)
                             .map(|s| format!(" · resilience {s}/100"))
                             .unwrap_or_default()
                     ),

@@ -68,7 +68,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect, focused: bool) {
                     Span::styled(format!("{:<name_w$} ", fit(&e.name, name_w)), base),
                     Span::styled(format!("{:<17} ", e.fault.as_str()), t.muted()),
                     Span::styled(
-                        format!("{:<16} ", fit(&status, 16)),
+                        format!("{:<17} ", fit(&status, 17)),
                         status_style(t, e.status),
                     ),
                     Span::styled(stamp(e.started_at.unwrap_or(e.created_at)), t.muted()),

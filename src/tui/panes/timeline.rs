@@ -95,8 +95,10 @@ pub fn render(app: &App, f: &mut Frame, area: Rect, focused: bool) {
             VerdictKind::Violated => t.failure(),
             _ => t.warning(),
         };
+        // A score next to a hypothesis that could not be judged would read as a result.
         let score = v
             .score
+            .filter(|_| v.kind != VerdictKind::Inconclusive)
             .map(|s| format!(" · resilience {s}/100"))
             .unwrap_or_default();
         lines.push(Line::from(vec![
