@@ -260,11 +260,28 @@ pub fn plan_of(
     }
 }
 
-/// The short experiment id used in names (`chaosduck-<8 chars>-...`).
+/// The short experiment id used in names (`chaosduck-<8 chars>-...`): the *last* 8 alphanumerics.
+/// Experiment ids are UUIDv7, whose leading characters are a millisecond timestamp shared by every
+/// experiment started in the same ~65 s; the tail is random, so two runs never share names.
 pub fn short_id(id: &str) -> String {
-    id.chars()
-        .filter(char::is_ascii_alphanumeric)
-        .take(8)
+    let alnum: Vec<char> = id.chars().filter(char::is_ascii_alphanumeric).collect();
+    alnum[alnum.len().saturating_sub(8)..]
+        .iter()
         .collect::<String>()
         .to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_id;
+
+    #[test]
+    fn short_ids_of_experiments_started_together_differ() {
+        let a = crate::engine::runner::new_id();
+        let b = crate::engine::runner::new_id();
+        assert_eq!(a[..8], b[..8], "UUIDv7 ids share their timestamp prefix");
+        assert_ne!(short_id(&a), short_id(&b));
+        assert_eq!(short_id(&a).len(), 8);
+        assert_eq!(short_id("Exp-1"), "exp1");
+    }
 }
