@@ -326,3 +326,132 @@ fn stress_script_runs_real_stress_ng_and_stops_it_on_term_and_on_expiry() {
         "expired on its own"
     );
 }
+
+/// Runs an exec-mode argv (as the kubelet would inside the target container); returns its code.
+fn run_argv(argv: &[String], path: &str) -> i32 {
+    Command::new(&argv[0])
+        .args(&argv[1..])
+        .env("PATH", path)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap()
+        .code()
+        .unwrap_or(-1)
+}
+
+#[test]
+fn exec_mode_launcher_detaches_the_injector_and_stop_and_check_end_it() {
+    use chaosduck::engine::k8s::exec_injector::{
+        STILL_RUNNING, check_command, start_command, stop_command,
+    };
+    let d = tempfile::tempdir().unwrap();
+    shim(d.path());
+    let path = format!(
+        "{}:{}",
+        d.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let pid_file = d.path().join("chaosduck-exp-1.pid");
+    let pf = pid_file.to_str().unwrap();
+    let env: Vec<(String, String)> = [
+        ("CHAOSDUCK_FAULT", "network_latency"),
+        ("CHAOSDUCK_LATENCY_MS", "120"),
+        ("CHAOSDUCK_DURATION_SECONDS", "600"),
+        ("CHAOSDUCK_INTERFACE", "eth7"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let start = Instant::now();
+    let argv = start_command(&env, pf, NETWORK_SCRIPT);
+    assert_eq!(run_argv(&argv, &path), 0, "the launcher returns at once");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "detached: the exec call does not wait for the 600s fault"
+    );
+    assert!(wait_until(Duration::from_secs(5), || log(d.path())
+        .iter()
+        .any(
+            |l| l.contains("dev eth7 root handle 1337: netem delay 120ms")
+        )));
+    let check = check_command(pf, None);
+    assert_eq!(run_argv(&check, &path), STILL_RUNNING);
+    // Starting again while it runs does not start a second injector.
+    assert_eq!(run_argv(&argv, &path), 0);
+    std::thread::sleep(Duration::from_millis(300));
+    let adds = log(d.path())
+        .iter()
+        .filter(|l| l.contains("netem delay"))
+        .count();
+    assert_eq!(adds, 1, "{:?}", log(d.path()));
+    assert_eq!(run_argv(&stop_command(pf), &path), 0);
+    assert!(
+        wait_until(Duration::from_secs(5), || run_argv(&check, &path) == 0),
+        "gone after the stop"
+    );
+    assert_eq!(
+        log(d.path()).last().unwrap(),
+        "qdisc del dev eth7 root handle 1337:"
+    );
+    assert!(!pid_file.exists(), "the injector removes its pidfile");
+    // Stopping again is harmless.
+    assert_eq!(run_argv(&stop_command(pf), &path), 0);
+}
+
+#[test]
+fn exec_mode_stop_never_kills_a_process_that_is_not_chaosducks() {
+    use chaosduck::engine::k8s::exec_injector::{check_command, stop_command};
+    let d = tempfile::tempdir().unwrap();
+    let mut other = Command::new("sleep").arg("30").spawn().unwrap();
+    // A stale pidfile whose pid now belongs to someone else (pid reuse after expiry).
+    let pid_file = d.path().join("chaosduck-exp-2.pid");
+    std::fs::write(&pid_file, other.id().to_string()).unwrap();
+    let pf = pid_file.to_str().unwrap();
+    let path = std::env::var("PATH").unwrap_or_default();
+    assert_eq!(run_argv(&stop_command(pf), &path), 0);
+    assert_eq!(run_argv(&check_command(pf, None), &path), 0, "not ours");
+    std::thread::sleep(Duration::from_millis(200));
+    let still = other.try_wait().unwrap().is_none();
+    other.kill().unwrap();
+    other.wait().unwrap();
+    assert!(still, "the unrelated process survived the stop");
+}
+
+#[test]
+fn exec_mode_check_removes_a_reserved_qdisc_left_by_a_killed_injector() {
+    use chaosduck::engine::k8s::exec_injector::check_command;
+    let d = tempfile::tempdir().unwrap();
+    // A tc that reports a leftover qdisc under 1337: until it is deleted.
+    let tc = d.path().join("tc");
+    let log = d.path().join("tc.log");
+    let gone = d.path().join("deleted");
+    std::fs::write(
+        &tc,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> {log}\ncase \"$*\" in\n  'qdisc show'*) [ -f {gone} ] || echo 'qdisc netem 1337: root refcnt 2 limit 1000 delay 400ms' ;;\n  'qdisc del'*) touch {gone} ;;\nesac\n",
+            log = log.display(),
+            gone = gone.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&tc, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        d.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let pf = d.path().join("missing.pid");
+    let pf = pf.to_str().unwrap();
+    assert_eq!(run_argv(&check_command(pf, Some("eth0")), &path), 0);
+    let l = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        l.lines()
+            .any(|l| l == "qdisc del dev eth0 root handle 1337:"),
+        "{l}"
+    );
+    // Without an interface (the apply-time check) no qdisc is touched.
+    std::fs::remove_file(&log).unwrap();
+    assert_eq!(run_argv(&check_command(pf, None), &path), 0);
+    assert!(!log.exists());
+}

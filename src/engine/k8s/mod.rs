@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod cpu_stress;
+pub mod exec_injector;
 pub mod injector;
 pub mod memory_stress;
 pub mod network_latency;
@@ -108,6 +109,7 @@ impl FaultBackend for K8sBackend {
             undo,
             UndoRecord::AwaitPodRecovery { .. }
                 | UndoRecord::StopInjector { .. }
+                | UndoRecord::StopExecInjector { .. }
                 | UndoRecord::UnlabelPod { .. }
                 | UndoRecord::DeleteNetworkPolicy { .. }
                 | UndoRecord::UncordonNode { .. }
@@ -156,6 +158,13 @@ impl FaultBackend for K8sBackend {
                 container,
                 spec,
             } => injector::apply(self, namespace, pod, container, spec).await,
+            Action::ExecInjector {
+                namespace,
+                pod,
+                container,
+                pid_file,
+                command,
+            } => exec_injector::apply(self, namespace, pod, container, pid_file, command).await,
             Action::LabelPod {
                 namespace,
                 name,
@@ -205,6 +214,23 @@ impl FaultBackend for K8sBackend {
                 pod,
                 container,
             } => injector::stop(self, namespace, pod, container).await,
+            UndoRecord::StopExecInjector {
+                namespace,
+                pod,
+                container,
+                pid_file,
+                interface,
+            } => {
+                exec_injector::stop(
+                    self,
+                    namespace,
+                    pod,
+                    container,
+                    pid_file,
+                    interface.as_deref(),
+                )
+                .await
+            }
             UndoRecord::UnlabelPod {
                 namespace,
                 name,
