@@ -455,3 +455,103 @@ fn exec_mode_check_removes_a_reserved_qdisc_left_by_a_killed_injector() {
     assert_eq!(run_argv(&check_command(pf, None), &path), 0);
     assert!(!log.exists());
 }
+
+#[test]
+fn exec_mode_adds_real_latency_between_network_namespaces_and_the_stop_removes_it() {
+    use chaosduck::engine::k8s::exec_injector::{check_command, start_command, stop_command};
+    if !have("ip") || !have("tc") || unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: needs root with iproute2 (ip, tc)");
+        return;
+    }
+    let id = std::process::id();
+    let (a, b) = (format!("cxa{id}"), format!("cxb{id}"));
+    let cleanup = |a: &str, b: &str| {
+        sh(&format!("ip netns del {a}"));
+        sh(&format!("ip netns del {b}"));
+    };
+    let setup = [
+        format!("ip netns add {a}"),
+        format!("ip netns add {b}"),
+        format!("ip link add cxv{id}a netns {a} type veth peer name cxv{id}b netns {b}"),
+        format!("ip -n {a} addr add 10.232.0.1/30 dev cxv{id}a"),
+        format!("ip -n {b} addr add 10.232.0.2/30 dev cxv{id}b"),
+        format!("ip -n {a} link set cxv{id}a up"),
+        format!("ip -n {b} link set cxv{id}b up"),
+    ];
+    if !setup.iter().all(|c| sh(c))
+        || !sh(&format!(
+            "ip netns exec {a} tc qdisc add dev cxv{id}a root handle 9: netem delay 1ms && ip netns exec {a} tc qdisc del dev cxv{id}a root"
+        ))
+    {
+        cleanup(&a, &b);
+        eprintln!(
+            "SKIPPED: no network namespaces, or this kernel has no netem (CONFIG_NET_SCH_NETEM); the recording-tc exec tests cover the launcher"
+        );
+        return;
+    }
+    let rtt = || -> f64 {
+        let o = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &a,
+                "ping",
+                "-c",
+                "3",
+                "-i",
+                "0.2",
+                "-W",
+                "2",
+                "10.232.0.2",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .find(|l| l.contains("min/avg/max"))
+            .and_then(|l| l.split('=').nth(1))
+            .and_then(|v| v.trim().split('/').nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    // "exec into the container": run the argv inside the namespace, as the kubelet would.
+    let in_ns = |argv: &[String]| -> i32 {
+        Command::new("ip")
+            .args(["netns", "exec", &a])
+            .args(argv)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap()
+            .code()
+            .unwrap_or(-1)
+    };
+    let d = tempfile::tempdir().unwrap();
+    let pf = d.path().join("chaosduck-x-1.pid");
+    let pf = pf.to_str().unwrap();
+    let iface = format!("cxv{id}a");
+    let env: Vec<(String, String)> = vec![
+        ("CHAOSDUCK_FAULT".into(), "network_latency".into()),
+        ("CHAOSDUCK_LATENCY_MS".into(), "150".into()),
+        ("CHAOSDUCK_DURATION_SECONDS".into(), "600".into()),
+        ("CHAOSDUCK_INTERFACE".into(), iface.clone()),
+    ];
+    let started = in_ns(&start_command(&env, pf, NETWORK_SCRIPT));
+    std::thread::sleep(Duration::from_millis(500));
+    let during = rtt();
+    let running = in_ns(&check_command(pf, None));
+    let stopped = in_ns(&stop_command(pf));
+    let gone = wait_until(Duration::from_secs(5), || {
+        in_ns(&check_command(pf, Some(&iface))) == 0
+    });
+    let after = rtt();
+    cleanup(&a, &b);
+    eprintln!(
+        "exec mode over a veth: rtt {during:.1} ms with the fault, {after:.1} ms after the stop"
+    );
+    assert_eq!(started, 0, "the launcher returned");
+    assert_eq!(running, 3, "the detached injector runs");
+    assert_eq!(stopped, 0);
+    assert!(gone, "gone after the stop");
+    assert!(during >= 150.0, "latency while active: {during} ms");
+    assert!(after < 50.0, "latency gone after the stop: {after} ms");
+}
