@@ -158,6 +158,9 @@ async fn handler(State(fake): State<Arc<Fake>>, headers: HeaderMap, body: Bytes)
             }
             stream_response(body)
         }
+        // `ai analyze` streams on a model, as the real API does when asked.
+        "analysis-bad" if stream => stream_response(streamed_tool(&json!({"severity": "SEV2", "likely_cause": "x", "confidence": 7.5, "findings": [], "recommendations": [], "resilience_score": 100}))),
+        "analysis-ok" if stream => stream_response(streamed_tool(&json!({"severity": "SEV3", "likely_cause": "Checkout had one replica.", "confidence": 0.7, "findings": ["web failed during OBSERVE"], "recommendations": [{"priority": "high", "action": "Run two replicas", "detail": "One pod is a single point of failure."}]}))),
         "analysis-bad" => axum::Json(message(json!([{"type": "tool_use", "id": "t", "name": "record_analysis", "input": {"severity": "SEV2", "likely_cause": "x", "confidence": 7.5, "findings": [], "recommendations": [], "resilience_score": 100}}]), "tool_use")).into_response(),
         "analysis-ok" => axum::Json(message(json!([{"type": "tool_use", "id": "t", "name": "record_analysis", "input": {"severity": "SEV3", "likely_cause": "Checkout had one replica.", "confidence": 0.7, "findings": ["web failed during OBSERVE"], "recommendations": [{"priority": "high", "action": "Run two replicas", "detail": "One pod is a single point of failure."}]}}]), "tool_use")).into_response(),
         _ => (StatusCode::BAD_REQUEST, axum::Json(json!({"type": "error", "error": {"type": "invalid_request_error", "message": format!("unknown model {model}")}}))).into_response(),

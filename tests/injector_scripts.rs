@@ -326,3 +326,232 @@ fn stress_script_runs_real_stress_ng_and_stops_it_on_term_and_on_expiry() {
         "expired on its own"
     );
 }
+
+/// Runs an exec-mode argv (as the kubelet would inside the target container); returns its code.
+fn run_argv(argv: &[String], path: &str) -> i32 {
+    Command::new(&argv[0])
+        .args(&argv[1..])
+        .env("PATH", path)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap()
+        .code()
+        .unwrap_or(-1)
+}
+
+#[test]
+fn exec_mode_launcher_detaches_the_injector_and_stop_and_check_end_it() {
+    use chaosduck::engine::k8s::exec_injector::{
+        STILL_RUNNING, check_command, start_command, stop_command,
+    };
+    let d = tempfile::tempdir().unwrap();
+    shim(d.path());
+    let path = format!(
+        "{}:{}",
+        d.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let pid_file = d.path().join("chaosduck-exp-1.pid");
+    let pf = pid_file.to_str().unwrap();
+    let env: Vec<(String, String)> = [
+        ("CHAOSDUCK_FAULT", "network_latency"),
+        ("CHAOSDUCK_LATENCY_MS", "120"),
+        ("CHAOSDUCK_DURATION_SECONDS", "600"),
+        ("CHAOSDUCK_INTERFACE", "eth7"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let start = Instant::now();
+    let argv = start_command(&env, pf, NETWORK_SCRIPT);
+    assert_eq!(run_argv(&argv, &path), 0, "the launcher returns at once");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "detached: the exec call does not wait for the 600s fault"
+    );
+    assert!(wait_until(Duration::from_secs(5), || log(d.path())
+        .iter()
+        .any(
+            |l| l.contains("dev eth7 root handle 1337: netem delay 120ms")
+        )));
+    let check = check_command(pf, None);
+    assert_eq!(run_argv(&check, &path), STILL_RUNNING);
+    // Starting again while it runs does not start a second injector.
+    assert_eq!(run_argv(&argv, &path), 0);
+    std::thread::sleep(Duration::from_millis(300));
+    let adds = log(d.path())
+        .iter()
+        .filter(|l| l.contains("netem delay"))
+        .count();
+    assert_eq!(adds, 1, "{:?}", log(d.path()));
+    assert_eq!(run_argv(&stop_command(pf), &path), 0);
+    assert!(
+        wait_until(Duration::from_secs(5), || run_argv(&check, &path) == 0),
+        "gone after the stop"
+    );
+    assert_eq!(
+        log(d.path()).last().unwrap(),
+        "qdisc del dev eth7 root handle 1337:"
+    );
+    assert!(!pid_file.exists(), "the injector removes its pidfile");
+    // Stopping again is harmless.
+    assert_eq!(run_argv(&stop_command(pf), &path), 0);
+}
+
+#[test]
+fn exec_mode_stop_never_kills_a_process_that_is_not_chaosducks() {
+    use chaosduck::engine::k8s::exec_injector::{check_command, stop_command};
+    let d = tempfile::tempdir().unwrap();
+    let mut other = Command::new("sleep").arg("30").spawn().unwrap();
+    // A stale pidfile whose pid now belongs to someone else (pid reuse after expiry).
+    let pid_file = d.path().join("chaosduck-exp-2.pid");
+    std::fs::write(&pid_file, other.id().to_string()).unwrap();
+    let pf = pid_file.to_str().unwrap();
+    let path = std::env::var("PATH").unwrap_or_default();
+    assert_eq!(run_argv(&stop_command(pf), &path), 0);
+    assert_eq!(run_argv(&check_command(pf, None), &path), 0, "not ours");
+    std::thread::sleep(Duration::from_millis(200));
+    let still = other.try_wait().unwrap().is_none();
+    other.kill().unwrap();
+    other.wait().unwrap();
+    assert!(still, "the unrelated process survived the stop");
+}
+
+#[test]
+fn exec_mode_check_removes_a_reserved_qdisc_left_by_a_killed_injector() {
+    use chaosduck::engine::k8s::exec_injector::check_command;
+    let d = tempfile::tempdir().unwrap();
+    // A tc that reports a leftover qdisc under 1337: until it is deleted.
+    let tc = d.path().join("tc");
+    let log = d.path().join("tc.log");
+    let gone = d.path().join("deleted");
+    std::fs::write(
+        &tc,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> {log}\ncase \"$*\" in\n  'qdisc show'*) [ -f {gone} ] || echo 'qdisc netem 1337: root refcnt 2 limit 1000 delay 400ms' ;;\n  'qdisc del'*) touch {gone} ;;\nesac\n",
+            log = log.display(),
+            gone = gone.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&tc, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        d.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let pf = d.path().join("missing.pid");
+    let pf = pf.to_str().unwrap();
+    assert_eq!(run_argv(&check_command(pf, Some("eth0")), &path), 0);
+    let l = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        l.lines()
+            .any(|l| l == "qdisc del dev eth0 root handle 1337:"),
+        "{l}"
+    );
+    // Without an interface (the apply-time check) no qdisc is touched.
+    std::fs::remove_file(&log).unwrap();
+    assert_eq!(run_argv(&check_command(pf, None), &path), 0);
+    assert!(!log.exists());
+}
+
+#[test]
+fn exec_mode_adds_real_latency_between_network_namespaces_and_the_stop_removes_it() {
+    use chaosduck::engine::k8s::exec_injector::{check_command, start_command, stop_command};
+    if !have("ip") || !have("tc") || unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: needs root with iproute2 (ip, tc)");
+        return;
+    }
+    let id = std::process::id();
+    let (a, b) = (format!("cxa{id}"), format!("cxb{id}"));
+    let cleanup = |a: &str, b: &str| {
+        sh(&format!("ip netns del {a}"));
+        sh(&format!("ip netns del {b}"));
+    };
+    let setup = [
+        format!("ip netns add {a}"),
+        format!("ip netns add {b}"),
+        format!("ip link add cxv{id}a netns {a} type veth peer name cxv{id}b netns {b}"),
+        format!("ip -n {a} addr add 10.232.0.1/30 dev cxv{id}a"),
+        format!("ip -n {b} addr add 10.232.0.2/30 dev cxv{id}b"),
+        format!("ip -n {a} link set cxv{id}a up"),
+        format!("ip -n {b} link set cxv{id}b up"),
+    ];
+    if !setup.iter().all(|c| sh(c))
+        || !sh(&format!(
+            "ip netns exec {a} tc qdisc add dev cxv{id}a root handle 9: netem delay 1ms && ip netns exec {a} tc qdisc del dev cxv{id}a root"
+        ))
+    {
+        cleanup(&a, &b);
+        eprintln!(
+            "SKIPPED: no network namespaces, or this kernel has no netem (CONFIG_NET_SCH_NETEM); the recording-tc exec tests cover the launcher"
+        );
+        return;
+    }
+    let rtt = || -> f64 {
+        let o = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &a,
+                "ping",
+                "-c",
+                "3",
+                "-i",
+                "0.2",
+                "-W",
+                "2",
+                "10.232.0.2",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .find(|l| l.contains("min/avg/max"))
+            .and_then(|l| l.split('=').nth(1))
+            .and_then(|v| v.trim().split('/').nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    // "exec into the container": run the argv inside the namespace, as the kubelet would.
+    let in_ns = |argv: &[String]| -> i32 {
+        Command::new("ip")
+            .args(["netns", "exec", &a])
+            .args(argv)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap()
+            .code()
+            .unwrap_or(-1)
+    };
+    let d = tempfile::tempdir().unwrap();
+    let pf = d.path().join("chaosduck-x-1.pid");
+    let pf = pf.to_str().unwrap();
+    let iface = format!("cxv{id}a");
+    let env: Vec<(String, String)> = vec![
+        ("CHAOSDUCK_FAULT".into(), "network_latency".into()),
+        ("CHAOSDUCK_LATENCY_MS".into(), "150".into()),
+        ("CHAOSDUCK_DURATION_SECONDS".into(), "600".into()),
+        ("CHAOSDUCK_INTERFACE".into(), iface.clone()),
+    ];
+    let started = in_ns(&start_command(&env, pf, NETWORK_SCRIPT));
+    std::thread::sleep(Duration::from_millis(500));
+    let during = rtt();
+    let running = in_ns(&check_command(pf, None));
+    let stopped = in_ns(&stop_command(pf));
+    let gone = wait_until(Duration::from_secs(5), || {
+        in_ns(&check_command(pf, Some(&iface))) == 0
+    });
+    let after = rtt();
+    cleanup(&a, &b);
+    eprintln!(
+        "exec mode over a veth: rtt {during:.1} ms with the fault, {after:.1} ms after the stop"
+    );
+    assert_eq!(started, 0, "the launcher returned");
+    assert_eq!(running, 3, "the detached injector runs");
+    assert_eq!(stopped, 0);
+    assert!(gone, "gone after the stop");
+    assert!(during >= 150.0, "latency while active: {during} ms");
+    assert!(after < 50.0, "latency gone after the stop: {after} ms");
+}

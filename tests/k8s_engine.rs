@@ -487,3 +487,243 @@ async fn topology_watches_several_contexts_at_once() {
     two.shutdown().await;
     one.sb.shutdown().await;
 }
+
+/// The injector faults again, with `injection: exec` (no ephemeral container).
+const EXEC_FAULTS: &[(&str, &str)] = &[
+    (
+        "exec-latency",
+        "  fault: {type: network_latency, latency: 400ms, injection: exec}\n  target: {pods: {namespace: shop, selector: app=payments}}\n",
+    ),
+    (
+        "exec-loss",
+        "  fault: {type: network_loss, percent: 100, injection: exec, container: catalog}\n  target: {pods: {namespace: shop, selector: app=catalog}}\n",
+    ),
+    (
+        "exec-cpu",
+        "  fault: {type: cpu_stress, workers: 1, load: 50, injection: exec}\n  target: {pods: {namespace: shop, selector: app=frontend, count: 1}}\n",
+    ),
+    (
+        "exec-memory",
+        "  fault: {type: memory_stress, size: 64Mi, injection: exec}\n  target: {pods: {namespace: shop, selector: app=catalog, count: 1}}\n",
+    ),
+];
+
+/// `leftovers`, plus: no exec injector still running in any pod.
+async fn leftovers_with_exec(b: &Bed, limit: Duration) -> Vec<String> {
+    let start = Instant::now();
+    loop {
+        let mut wrong = leftovers(&b.client, Duration::ZERO).await;
+        for (pod, i) in b.sb.exec_injectors(None) {
+            wrong.push(format!(
+                "exec injector {:?} still running in {pod} ({})",
+                i.fault, i.container
+            ));
+        }
+        if wrong.is_empty() || start.elapsed() > limit {
+            return wrong;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_injection_runs_every_injector_fault_end_to_end_and_leaves_the_cluster_clean() {
+    let b = bed().await;
+    for (name, body) in EXEC_FAULTS {
+        let f = b.experiment(name, &spec(body, "1500ms", ""));
+        let o = b.run(&["dry-run", f.to_str().unwrap()], None).await;
+        assert_eq!(code(&o), 0, "{name}: {}", text(&o));
+        let plan = text(&o);
+        assert!(plan.contains("via exec in container"), "{name}: {plan}");
+        assert!(plan.contains("injection: exec"), "{name}: {plan}");
+        assert!(
+            plan.contains("stop the injector in /tmp/chaosduck-"),
+            "{name}: the undo step names the pidfile: {plan}"
+        );
+        let o = b
+            .run(&["run", "-o", "json", f.to_str().unwrap()], None)
+            .await;
+        let v: serde_json::Value =
+            serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{name}: {}", text(&o)));
+        assert_eq!(v["status"], "completed", "{name}: {v}");
+        let j = v["journal"].as_array().unwrap();
+        assert!(!j.is_empty(), "{name}: nothing was injected");
+        for e in j {
+            assert_eq!(e["state"], "reverted", "{name}: {e}");
+            // The undo record says the mode and the container, so a new process can stop it.
+            assert_eq!(e["undo"]["kind"], "stop_exec_injector", "{name}: {e}");
+            assert_eq!(e["undo"]["container"], e["action"]["container"], "{e}");
+            assert!(
+                e["undo"]["pid_file"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with("/tmp/chaosduck-")),
+                "{e}"
+            );
+            assert!(
+                e["note"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("exec injector stopped"),
+                "{name}: revert verified by exec: {e}"
+            );
+        }
+        let left = leftovers_with_exec(&b, Duration::from_secs(15)).await;
+        assert!(left.is_empty(), "{name}: {left:?}");
+    }
+    b.sb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_injection_is_seen_by_the_app_while_active_and_gone_after_revert() {
+    let b = bed().await;
+    let url = b.sb.app_url("shop", "payments").expect("payments app");
+    let probe = format!(
+        "  probes:\n    - name: fast\n      mode: continuous\n      interval: 200ms\n      timeout: 3s\n      http: {{url: '{url}', maxLatency: 300ms}}\n    - name: recovered\n      mode: eot\n      http: {{url: '{url}', maxLatency: 300ms}}\n"
+    );
+    let f = b.experiment("exec-lat", &spec(EXEC_FAULTS[0].1, "3s", &probe));
+    let sb_pods = |b: &Bed| b.sb.exec_injectors(Some("shop"));
+    let mut c = b.home.cmd_without_world();
+    c.arg("--kubeconfig")
+        .arg(&b.kubeconfig)
+        .args(["run", "-o", "json", f.to_str().unwrap()]);
+    let run = tokio::task::spawn_blocking(move || c.output().expect("run"));
+    // While it runs: an exec injector in every payments pod, and no ephemeral container.
+    let start = Instant::now();
+    let mut seen = Vec::new();
+    while seen.is_empty() && start.elapsed() < Duration::from_secs(15) {
+        seen = sb_pods(&b);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!seen.is_empty(), "the exec injector never started");
+    assert!(
+        seen.iter().all(|(pod, i)| pod.starts_with("shop/payments")
+            && i.container == "payments"
+            && i.latency_ms == 400),
+        "{seen:?}"
+    );
+    for p in b.sb.pods(Some("shop")) {
+        assert!(
+            running_injectors(&p).is_empty(),
+            "exec mode adds no ephemeral container"
+        );
+    }
+    let o = run.await.expect("join");
+    let v: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o)));
+    assert_eq!(
+        v["verdict"]["kind"], "violated",
+        "the fault must be seen: {v}"
+    );
+    let probes = v["verdict"]["probes"].as_array().unwrap();
+    let recovered = probes.iter().find(|p| p["name"] == "recovered").unwrap();
+    assert_eq!(
+        recovered["passed"], recovered["samples"],
+        "recovered after revert: {v}"
+    );
+    assert!(
+        leftovers_with_exec(&b, Duration::from_secs(10))
+            .await
+            .is_empty()
+    );
+
+    // A container the pod does not have is refused at plan time, before any mutation.
+    let f = b.experiment(
+        "exec-nope",
+        &spec(
+            "  fault: {type: cpu_stress, injection: exec, container: sidecar}\n  target: {pods: {namespace: shop, selector: app=frontend, count: 1}}\n",
+            "1s",
+            "",
+        ),
+    );
+    let o = b.run(&["dry-run", f.to_str().unwrap()], None).await;
+    assert_ne!(code(&o), 0, "{}", text(&o));
+    assert!(
+        text(&o).contains("no container \"sidecar\""),
+        "{}",
+        text(&o)
+    );
+    // `container` without exec is a validation error.
+    let f = b.experiment(
+        "exec-invalid",
+        &spec(
+            "  fault: {type: cpu_stress, container: frontend}\n  target: {pods: {namespace: shop, selector: app=frontend, count: 1}}\n",
+            "1s",
+            "",
+        ),
+    );
+    let o = b.run(&["validate", f.to_str().unwrap()], None).await;
+    assert_ne!(code(&o), 0, "{}", text(&o));
+    assert!(text(&o).contains("injection: exec"), "{}", text(&o));
+    b.sb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_injector_expires_on_its_own_after_chaosduck_dies() {
+    let b = bed().await;
+    let f = b.experiment("exec-expire", &spec(EXEC_FAULTS[2].1, "2s", ""));
+    let o = b
+        .run(&["run", f.to_str().unwrap()], Some("after-apply"))
+        .await;
+    assert!(o.status.code().is_none(), "killed: {}", text(&o));
+    let running = b.sb.exec_injectors(Some("shop"));
+    assert_eq!(running.len(), 1, "{running:?}");
+    assert!(running[0].1.cpu_workers == 1 && running[0].1.cpu_load_percent == 50);
+    // Nobody stops it: it ends at its expiry.
+    let start = Instant::now();
+    while !b.sb.exec_injectors(None).is_empty() && start.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let took = start.elapsed();
+    assert!(
+        b.sb.exec_injectors(None).is_empty(),
+        "still running after {took:?}"
+    );
+    assert!(took < Duration::from_secs(4), "expired after {took:?}");
+    // Recovery then finds it gone and still records the revert.
+    let o = b.run(&["recover"], None).await;
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(
+        leftovers_with_exec(&b, Duration::from_secs(10))
+            .await
+            .is_empty()
+    );
+    b.sb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_matrix_exec_injection_every_journal_step_recovers_clean() {
+    let b = bed().await;
+    let steps = [
+        "after-intent",
+        "after-apply",
+        "mid-observe",
+        "before-revert",
+        "after-revert",
+    ];
+    let mut cells = 0;
+    for (name, body) in EXEC_FAULTS {
+        let f = b.experiment(&format!("crash-{name}"), &spec(body, "4s", ""));
+        for step in steps {
+            let o = b.run(&["run", f.to_str().unwrap()], Some(step)).await;
+            assert!(
+                o.status.code().is_none(),
+                "{name}/{step}: must die by SIGKILL: {}",
+                text(&o)
+            );
+            if step == "after-apply" {
+                // Killed with the fault running: only the recovery can end it before its expiry.
+                assert!(
+                    !b.sb.exec_injectors(Some("shop")).is_empty(),
+                    "{name}/{step}: the injector runs after the kill"
+                );
+            }
+            let o = b.run(&["recover"], None).await;
+            assert_eq!(code(&o), 0, "{name}/{step}: {}", text(&o));
+            let left = leftovers_with_exec(&b, Duration::from_secs(5)).await;
+            assert!(left.is_empty(), "{name}/{step}: left behind {left:?}");
+            cells += 1;
+        }
+    }
+    assert_eq!(cells, EXEC_FAULTS.len() * steps.len());
+    b.sb.shutdown().await;
+}

@@ -525,3 +525,186 @@ fn to_values(s: Vec<Suggestion>) -> Vec<(String, serde_json::Value)> {
         .map(|x| (x.why, serde_json::to_value(&x.doc).unwrap_or_default()))
         .collect()
 }
+
+/// Steady-state review before injection: the offline heuristic always runs; a model's findings
+/// are added to it (it can never remove an offline critical finding), and a failing model falls
+/// back to the offline review. `proceed` is decided by the program.
+pub async fn review(
+    engine: &Engine,
+    doc: &crate::domain::ExperimentDoc,
+    context: &super::review::TargetContext,
+    samples: &[crate::store::records::ProbeSample],
+    cfg: &Config,
+    events: Option<&mpsc::Sender<StreamEvent>>,
+) -> Answer<super::review::Review> {
+    let offline = super::review::offline(doc, context, samples);
+    let client = match engine {
+        Engine::Offline { why } => {
+            return Answer {
+                engine: engine.label(),
+                note: Some(why.clone()),
+                result: offline,
+            };
+        }
+        Engine::Remote(c) => c,
+    };
+    let (system, user, tool) = prompt::review(doc, context, &samples, &offline);
+    let name = tool.name.clone();
+    let req = ChatRequest {
+        system,
+        user,
+        tool: Some(tool),
+        max_tokens: max_tokens(cfg),
+    };
+    let got = async {
+        let resp = client.send(&req, events).await?;
+        let input = resp
+            .tool_input
+            .ok_or(AiError::NoToolUse { tool: name.clone() })?;
+        let parsed: super::review::ReviewToolInput =
+            serde_json::from_value(input).map_err(|e| AiError::Schema {
+                tool: name.clone(),
+                message: e.to_string(),
+            })?;
+        super::review::merge(parsed, &offline).map_err(|m| AiError::Schema {
+            tool: name.clone(),
+            message: m,
+        })
+    }
+    .await;
+    match got {
+        Ok(r) => Answer {
+            engine: engine.label(),
+            note: None,
+            result: r,
+        },
+        Err(e) => Answer {
+            engine: "offline".into(),
+            note: Some(format!(
+                "{} could not answer ({e}); the offline engine answered",
+                engine.label()
+            )),
+            result: offline,
+        },
+    }
+}
+
+/// A hypothesis and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct HypothesisResult {
+    /// The testable statement.
+    pub hypothesis: String,
+    /// Why, from the topology.
+    pub rationale: String,
+}
+
+/// The offline hypothesis from the templates and the topology around the target.
+pub fn hypothesis_offline(
+    doc: &crate::domain::ExperimentDoc,
+    context: &super::review::TargetContext,
+) -> HypothesisResult {
+    let s = super::hypothesis::Surroundings::from_context(context);
+    let text = super::hypothesis::with_surroundings(
+        doc.spec.fault.kind(),
+        &doc.spec.target,
+        &doc.spec.fault,
+        doc.spec.duration,
+        &s,
+    );
+    let mut why = Vec::new();
+    if !s.workloads.is_empty() {
+        why.push(format!("target workloads: {}", s.workloads.join(", ")));
+    }
+    if !s.services.is_empty() {
+        why.push(format!("Services selecting it: {}", s.services.join(", ")));
+    }
+    if s.nodes > 0 {
+        why.push(format!(
+            "{} node(s){}",
+            s.nodes,
+            if s.zones.is_empty() {
+                String::new()
+            } else {
+                format!(" in zone(s) {}", s.zones.join(", "))
+            }
+        ));
+    }
+    if !context.known {
+        why.push("no topology was available; the template uses the fault and target only".into());
+    }
+    HypothesisResult {
+        hypothesis: text,
+        rationale: if why.is_empty() {
+            "From the fault kind and its parameters.".into()
+        } else {
+            format!("From the topology: {}.", why.join("; "))
+        },
+    }
+}
+
+/// A hypothesis for a planned experiment from the topology around its target; a failing model
+/// falls back to the offline templates.
+pub async fn hypothesis(
+    engine: &Engine,
+    doc: &crate::domain::ExperimentDoc,
+    context: &super::review::TargetContext,
+    cfg: &Config,
+    events: Option<&mpsc::Sender<StreamEvent>>,
+) -> Answer<HypothesisResult> {
+    let client = match engine {
+        Engine::Offline { why } => {
+            return Answer {
+                engine: engine.label(),
+                note: Some(why.clone()),
+                result: hypothesis_offline(doc, context),
+            };
+        }
+        Engine::Remote(c) => c,
+    };
+    let (system, user, tool) = prompt::hypothesis(doc, context);
+    let name = tool.name.clone();
+    let req = ChatRequest {
+        system,
+        user,
+        tool: Some(tool),
+        max_tokens: max_tokens(cfg),
+    };
+    let got = async {
+        let resp = client.send(&req, events).await?;
+        let input = resp
+            .tool_input
+            .ok_or(AiError::NoToolUse { tool: name.clone() })?;
+        let h: prompt::HypothesisToolInput =
+            serde_json::from_value(input).map_err(|e| AiError::Schema {
+                tool: name.clone(),
+                message: e.to_string(),
+            })?;
+        if h.hypothesis.trim().is_empty() {
+            return Err(AiError::Schema {
+                tool: name.clone(),
+                message: "empty hypothesis".into(),
+            });
+        }
+        let clean = |s: &str, n| nl::truncate_chars(&super::redact::redact(s.trim()), n);
+        Ok(HypothesisResult {
+            hypothesis: clean(&h.hypothesis, 1000),
+            rationale: clean(&h.rationale, 2000),
+        })
+    }
+    .await;
+    match got {
+        Ok(r) => Answer {
+            engine: engine.label(),
+            note: None,
+            result: r,
+        },
+        Err(e) => Answer {
+            engine: "offline".into(),
+            note: Some(format!(
+                "{} could not answer ({e}); the offline engine answered",
+                engine.label()
+            )),
+            result: hypothesis_offline(doc, context),
+        },
+    }
+}

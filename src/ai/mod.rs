@@ -20,6 +20,7 @@ pub mod prompt;
 pub mod redact;
 pub mod report;
 pub mod retry;
+pub mod review;
 pub mod secret;
 pub mod sse;
 pub mod suggest;

@@ -1142,6 +1142,7 @@ fn pod_fault(
                 destination_cidr: cidr,
                 ports,
                 injection: Default::default(),
+                container: None,
             })
         }
         FaultKind::NetworkLoss => {
@@ -1162,6 +1163,7 @@ fn pod_fault(
                 destination_cidr: cidr,
                 ports,
                 injection: Default::default(),
+                container: None,
             })
         }
         FaultKind::CpuStress => {
@@ -1181,6 +1183,7 @@ fn pod_fault(
                 workers: workers.unwrap_or(1),
                 load: Percent(load),
                 injection: Default::default(),
+                container: None,
             })
         }
         FaultKind::MemoryStress => {
@@ -1214,6 +1217,7 @@ fn pod_fault(
                 size,
                 workers: workers.unwrap_or(1),
                 injection: Default::default(),
+                container: None,
             })
         }
         _ => {

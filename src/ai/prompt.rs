@@ -143,3 +143,62 @@ pub fn suggest<T: Serialize>(namespace: Option<&str>, history: &T) -> (String, S
         },
     )
 }
+
+/// Steady-state review before injection.
+pub fn review<C: Serialize, S: Serialize>(
+    doc: &ExperimentDoc,
+    context: &C,
+    samples: &S,
+    offline: &super::review::Review,
+) -> (String, String, ToolSpec) {
+    let system = format!(
+        "You review the steady state around a chaos experiment's target before anything is injected, and call record_review with pre-existing anomalies: pods not ready or restarting, workloads below their desired count, Services without ready endpoints, nodes cordoned or not ready, probes failing or close to their threshold, faults already active. Severity: critical when the steady state is already broken (the result would not be caused by the fault), warning when it could confound the result, info otherwise. Only state facts found in the data. The program decides whether to proceed. {RULES}"
+    );
+    let user = format!(
+        "{}\n\n{}\n\n{}\n\n{}",
+        data_block("The experiment", doc),
+        data_block("The topology around the target", context),
+        data_block("Steady-state probe samples taken now", samples),
+        data_block("The offline engine's findings", &offline.findings)
+    );
+    (
+        system,
+        user,
+        ToolSpec {
+            name: "record_review".into(),
+            description: "Record the pre-existing anomalies found.".into(),
+            schema: schema_of::<super::review::ReviewToolInput>(),
+        },
+    )
+}
+
+/// The tool input for a hypothesis.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct HypothesisToolInput {
+    /// One or two testable sentences: what stays true while the fault acts, with a measurable
+    /// bound (time to recover, error rate, latency), grounded in the topology given.
+    pub hypothesis: String,
+    /// Why this is the expectation, from the topology (replicas, Services, spread).
+    pub rationale: String,
+}
+
+/// A hypothesis for a planned experiment from the topology around its target.
+pub fn hypothesis<C: Serialize>(doc: &ExperimentDoc, context: &C) -> (String, String, ToolSpec) {
+    let system = format!(
+        "You state the hypothesis of a planned chaos experiment by calling state_hypothesis: one or two testable sentences about what stays true while the fault acts, with a measurable bound, grounded in the topology around the target (ready replicas, Services that select it, spread over nodes and zones, disruption budgets). {RULES}"
+    );
+    let user = format!(
+        "{}\n\n{}",
+        data_block("The experiment", doc),
+        data_block("The topology around the target", context)
+    );
+    (
+        system,
+        user,
+        ToolSpec {
+            name: "state_hypothesis".into(),
+            description: "State the hypothesis of the experiment.".into(),
+            schema: schema_of::<HypothesisToolInput>(),
+        },
+    )
+}

@@ -179,6 +179,7 @@ fn starter(kind: FaultKind, ns: &str, sel: &str) -> Option<ExperimentDoc> {
             destination_cidr: None,
             ports: Vec::new(),
             injection: Default::default(),
+            container: None,
         }),
         FaultKind::NetworkLoss => FaultSpec::NetworkLoss(NetworkLoss {
             percent: crate::domain::Percent(10.0),
@@ -187,11 +188,13 @@ fn starter(kind: FaultKind, ns: &str, sel: &str) -> Option<ExperimentDoc> {
             destination_cidr: None,
             ports: Vec::new(),
             injection: Default::default(),
+            container: None,
         }),
         FaultKind::CpuStress => FaultSpec::CpuStress(CpuStress {
             workers: 1,
             load: crate::domain::Percent(80.0),
             injection: Default::default(),
+            container: None,
         }),
         _ => return None,
     };

@@ -65,6 +65,30 @@ pub enum AiCommand {
         #[arg(long)]
         stream: bool,
     },
+    /// Review the steady state around an experiment's target before injecting (pods not ready,
+    /// restarts, cordoned nodes, Services without endpoints, probes failing or near their
+    /// threshold). Injects nothing; exits 1 when a critical finding says: hold.
+    Review {
+        /// The experiment file.
+        file: PathBuf,
+        /// Use the offline engine.
+        #[arg(long)]
+        offline: bool,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t)]
+        output: super::OutputFormat,
+    },
+    /// A testable hypothesis for an experiment from the topology around its target.
+    Hypothesis {
+        /// The experiment file.
+        file: PathBuf,
+        /// Use the offline engine.
+        #[arg(long)]
+        offline: bool,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t)]
+        output: super::OutputFormat,
+    },
     /// Experiments worth running next, and the resilience trend per namespace.
     Suggest {
         /// Only this namespace.
@@ -107,7 +131,9 @@ pub async fn dispatch(cli: &Cli, cmd: &AiCommand) -> Exit {
                 Ok(e) => e,
                 Err(x) => return x,
             };
-            let a = assistant::nl(&eng, text, &cfg, None).await;
+            let (tx, printer) = streamer(&eng);
+            let a = assistant::nl(&eng, text, &cfg, tx.as_ref()).await;
+            finish_stream(tx, printer).await;
             print_nl(&a, *output, save.as_deref())
         }
         AiCommand::Analyze {
@@ -127,7 +153,9 @@ pub async fn dispatch(cli: &Cli, cmd: &AiCommand) -> Exit {
                 Ok(x) => x,
                 Err(x) => return x,
             };
-            let a = assistant::analyze(&eng, &ev, &cfg, None).await;
+            let (tx, printer) = streamer(&eng);
+            let a = assistant::analyze(&eng, &ev, &cfg, tx.as_ref()).await;
+            finish_stream(tx, printer).await;
             let rec = Analysis {
                 at: now_ms(),
                 engine: a.engine.clone(),
@@ -199,6 +227,93 @@ pub async fn dispatch(cli: &Cli, cmd: &AiCommand) -> Exit {
             print!("{}", a.result.markdown);
             Exit::Ok
         }
+        AiCommand::Review {
+            file,
+            offline,
+            output,
+        } => {
+            let eng = match engine(&cfg, *offline) {
+                Ok(e) => e,
+                Err(x) => return x,
+            };
+            let Some(doc) = load_doc(file) else {
+                return Exit::Invalid;
+            };
+            let (ctx, sandbox) = match around(cli, &cfg, &doc).await {
+                Ok(x) => x,
+                Err(x) => return x,
+            };
+            let samples = futures::future::join_all(
+                doc.spec
+                    .probes
+                    .iter()
+                    .map(|p| crate::probe::sample(p, crate::domain::Phase::SteadyState)),
+            )
+            .await;
+            let (tx, printer) = streamer(&eng);
+            let a = assistant::review(&eng, &doc, &ctx, &samples, &cfg, tx.as_ref()).await;
+            finish_stream(tx, printer).await;
+            if let Some(sb) = sandbox {
+                sb.shutdown().await;
+            }
+            match output {
+                super::OutputFormat::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "engine": a.engine, "note": a.note, "review": a.result, "context": ctx,
+                    }))
+                    .unwrap_or_default()
+                ),
+                super::OutputFormat::Text => {
+                    println!("# {}", header(&a));
+                    print!("{}", crate::ai::review::render(&a.result));
+                }
+            }
+            if a.result.proceed {
+                Exit::Ok
+            } else {
+                Exit::Violated
+            }
+        }
+        AiCommand::Hypothesis {
+            file,
+            offline,
+            output,
+        } => {
+            let eng = match engine(&cfg, *offline) {
+                Ok(e) => e,
+                Err(x) => return x,
+            };
+            let Some(doc) = load_doc(file) else {
+                return Exit::Invalid;
+            };
+            let (ctx, sandbox) = match around(cli, &cfg, &doc).await {
+                Ok(x) => x,
+                Err(x) => return x,
+            };
+            let (tx, printer) = streamer(&eng);
+            let a = assistant::hypothesis(&eng, &doc, &ctx, &cfg, tx.as_ref()).await;
+            finish_stream(tx, printer).await;
+            if let Some(sb) = sandbox {
+                sb.shutdown().await;
+            }
+            match output {
+                super::OutputFormat::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "engine": a.engine, "note": a.note, "hypothesis": a.result.hypothesis,
+                        "rationale": a.result.rationale, "context": ctx,
+                    }))
+                    .unwrap_or_default()
+                ),
+                super::OutputFormat::Text => {
+                    println!("# {}", header(&a));
+                    println!("{}", a.result.hypothesis);
+                    println!("# {}", a.result.rationale);
+                }
+            }
+            Exit::Ok
+        }
         AiCommand::Suggest {
             namespace,
             offline,
@@ -228,6 +343,123 @@ pub async fn dispatch(cli: &Cli, cmd: &AiCommand) -> Exit {
             Exit::Ok
         }
     }
+}
+
+/// With a model, its answer streams to stderr as it arrives (text as is, a tool's structured
+/// input as a dot per piece), flushed; stdout keeps only the final, valid document.
+fn streamer(
+    eng: &Engine,
+) -> (
+    Option<mpsc::Sender<StreamEvent>>,
+    Option<tokio::task::JoinHandle<()>>,
+) {
+    if !matches!(eng, Engine::Remote(_)) {
+        return (None, None);
+    }
+    let (tx, mut rx) = mpsc::channel::<StreamEvent>(64);
+    let h = tokio::spawn(async move {
+        let mut err = std::io::stderr();
+        let mut any = false;
+        while let Some(ev) = rx.recv().await {
+            let piece = match ev {
+                StreamEvent::Started(model) => format!("chaosduck: {model} answering: "),
+                StreamEvent::Text(t) => t,
+                StreamEvent::ToolInput(_) => ".".into(),
+                StreamEvent::Ping | StreamEvent::Stopped(_) => continue,
+            };
+            any = true;
+            let _ = err.write_all(piece.as_bytes());
+            let _ = err.flush();
+        }
+        if any {
+            let _ = writeln!(err);
+        }
+    });
+    (Some(tx), Some(h))
+}
+
+async fn finish_stream(
+    tx: Option<mpsc::Sender<StreamEvent>>,
+    printer: Option<tokio::task::JoinHandle<()>>,
+) {
+    drop(tx);
+    if let Some(h) = printer {
+        let _ = h.await;
+    }
+}
+
+fn load_doc(file: &std::path::Path) -> Option<crate::domain::ExperimentDoc> {
+    match crate::domain::load_experiment_file(file) {
+        Ok(d) => Some(d),
+        Err(ds) => {
+            for d in &ds {
+                eprintln!("{d}");
+            }
+            None
+        }
+    }
+}
+
+/// The topology around a pods target, from a watch-cache snapshot of the current cluster (or
+/// `--sandbox`); an unknown context when there is no cluster or the target is not pods. Also
+/// connects the clients the steady-state probes use.
+async fn around(
+    cli: &Cli,
+    cfg: &Config,
+    doc: &crate::domain::ExperimentDoc,
+) -> Result<
+    (
+        crate::ai::review::TargetContext,
+        Option<crate::sandbox::Sandbox>,
+    ),
+    Exit,
+> {
+    use crate::ai::review::{TargetContext, context_from_topology};
+    use crate::engine::k8s::{client, targets};
+    let (_engines, sandbox) = cli.engines(cfg).await?;
+    let crate::domain::Target::Pods(t) = &doc.spec.target else {
+        return Ok((TargetContext::default(), sandbox));
+    };
+    let unknown = TargetContext {
+        namespace: Some(t.namespace.clone()),
+        ..Default::default()
+    };
+    let connected = match &sandbox {
+        Some(sb) => client::from_config(&mut sb.kube_config(), Some("chaosduck-sandbox")),
+        None => {
+            let file = cli
+                .kubeconfig
+                .as_deref()
+                .filter(|p| !p.to_string_lossy().contains(':'));
+            client::connect(file, cli.context.as_deref()).await
+        }
+    };
+    let c = match connected {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("chaosduck: no cluster to read the topology from ({e}); probes only");
+            return Ok((unknown, sandbox));
+        }
+    };
+    let pods =
+        match targets::pods(&c.client, &t.namespace, t.selector.as_ref(), &t.names, None).await {
+            Ok(r) => r
+                .chosen
+                .iter()
+                .filter_map(|p| p.metadata.name.clone())
+                .collect::<Vec<_>>(),
+            Err(e) => {
+                eprintln!("chaosduck: cannot resolve the target pods ({e}); probes only");
+                return Ok((unknown, sandbox));
+            }
+        };
+    let w = crate::topology::k8s::K8sWatch::start(c.client);
+    if let Err(e) = w.ready(std::time::Duration::from_secs(60)).await {
+        eprintln!("chaosduck: {e}; probes only");
+        return Ok((unknown, sandbox));
+    }
+    let ctx = context_from_topology(&w.snapshot(), &t.namespace, &pods);
+    Ok((ctx, sandbox))
 }
 
 async fn load(store: &Store, id: &str) -> Result<(evidence::Evidence, Vec<Analysis>), Exit> {

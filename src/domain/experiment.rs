@@ -295,6 +295,30 @@ impl ExperimentDoc {
     }
 
     fn fault_problems(&self, add: &mut impl FnMut(&str, String)) {
+        if let Some((mode, container)) = self.spec.fault.injection() {
+            if mode == InjectionMode::Exec && self.spec.target.namespace().is_none() {
+                add(
+                    "spec.fault.injection",
+                    "exec injection needs a pods target".into(),
+                );
+            }
+            if let Some(c) = container {
+                if mode != InjectionMode::Exec {
+                    add(
+                        "spec.fault.container",
+                        "container only applies to injection: exec (the ephemeral injector is its own container)".into(),
+                    );
+                }
+                if !is_dns_label(c) {
+                    add(
+                        "spec.fault.container",
+                        format!(
+                            "{c:?} is not a container name (lower-case letters, digits and '-', at most 63)"
+                        ),
+                    );
+                }
+            }
+        }
         match &self.spec.fault {
             FaultSpec::NetworkLatency(f) => {
                 if f.latency.get().is_zero() {
@@ -315,12 +339,6 @@ impl ExperimentDoc {
                     && let Err(e) = check_cidr(c)
                 {
                     add("spec.fault.destinationCidr", e);
-                }
-                if f.injection == InjectionMode::Exec && self.spec.target.namespace().is_none() {
-                    add(
-                        "spec.fault.injection",
-                        "exec injection needs a pods target".into(),
-                    );
                 }
             }
             FaultSpec::NetworkLoss(f) => {
@@ -616,4 +634,14 @@ impl ExperimentSpec {
             DEFAULT_TIMEOUT.max(self.duration.get() + std::time::Duration::from_secs(60))
         })
     }
+}
+
+/// A DNS-1123 label, the shape of a container name.
+fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
 }

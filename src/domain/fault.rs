@@ -149,6 +149,19 @@ impl FaultSpec {
     }
 }
 
+impl FaultSpec {
+    /// The injection mode and exec container of the injector faults (`None` for the others).
+    pub fn injection(&self) -> Option<(InjectionMode, Option<&str>)> {
+        match self {
+            FaultSpec::NetworkLatency(f) => Some((f.injection, f.container.as_deref())),
+            FaultSpec::NetworkLoss(f) => Some((f.injection, f.container.as_deref())),
+            FaultSpec::CpuStress(f) => Some((f.injection, f.container.as_deref())),
+            FaultSpec::MemoryStress(f) => Some((f.injection, f.container.as_deref())),
+            _ => None,
+        }
+    }
+}
+
 /// How an in-pod fault reaches the pod.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -194,6 +207,9 @@ pub struct NetworkLatency {
     /// How the injector reaches the pod.
     #[serde(default)]
     pub injection: InjectionMode,
+    /// With `injection: exec`: the container to exec into; the pod's first container when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
 }
 
 /// Parameters of `network_loss`.
@@ -217,6 +233,9 @@ pub struct NetworkLoss {
     /// How the injector reaches the pod.
     #[serde(default)]
     pub injection: InjectionMode,
+    /// With `injection: exec`: the container to exec into; the pod's first container when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
 }
 
 /// Parameters of `cpu_stress`.
@@ -232,6 +251,9 @@ pub struct CpuStress {
     /// How the injector reaches the pod.
     #[serde(default)]
     pub injection: InjectionMode,
+    /// With `injection: exec`: the container to exec into; the pod's first container when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
 }
 
 /// Parameters of `memory_stress`.
@@ -246,6 +268,9 @@ pub struct MemoryStress {
     /// How the injector reaches the pod.
     #[serde(default)]
     pub injection: InjectionMode,
+    /// With `injection: exec`: the container to exec into; the pod's first container when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
 }
 
 /// Direction of a network partition.

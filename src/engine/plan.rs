@@ -58,6 +58,20 @@ pub enum Action {
         /// The EphemeralContainer object.
         spec: serde_json::Value,
     },
+    /// Start the self-expiring injector script detached inside an app container (`pods/exec`),
+    /// for clusters that forbid ephemeral containers.
+    ExecInjector {
+        /// Namespace.
+        namespace: String,
+        /// Pod name.
+        pod: String,
+        /// The target container.
+        container: String,
+        /// The injector's pidfile inside that container (one per experiment and pod).
+        pid_file: String,
+        /// The exec command (argv), which carries the fault's environment.
+        command: Vec<String>,
+    },
     /// Put a label on a pod.
     LabelPod {
         /// Namespace.

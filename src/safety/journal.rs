@@ -38,6 +38,22 @@ pub enum UndoRecord {
         /// Container name.
         container: String,
     },
+    /// Stop an injector ChaosDuck started by exec in an app container (it also stops on its own
+    /// at its expiry); verified by an exec check that its process is gone and, for network
+    /// faults, that no qdisc under the reserved handle is left on the interface.
+    StopExecInjector {
+        /// Namespace.
+        namespace: String,
+        /// Pod name.
+        pod: String,
+        /// The app container it runs in.
+        container: String,
+        /// Its pidfile inside that container.
+        pid_file: String,
+        /// The interface of a network fault (checked for a leftover `1337:` qdisc).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        interface: Option<String>,
+    },
     /// Remove a label ChaosDuck put on a pod.
     UnlabelPod {
         /// Namespace.
@@ -187,6 +203,15 @@ impl UndoRecord {
             } => {
                 format!("stop injector {container} in {namespace}/{pod} and verify it exited")
             }
+            UndoRecord::StopExecInjector {
+                namespace,
+                pod,
+                container,
+                pid_file,
+                ..
+            } => format!(
+                "exec in {namespace}/{pod} container {container}: stop the injector in {pid_file} and verify it is gone"
+            ),
             UndoRecord::UnlabelPod {
                 namespace,
                 name,

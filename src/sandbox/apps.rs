@@ -115,7 +115,10 @@ fn backends(ctx: &AppCtx) -> Option<Vec<Backend>> {
             .map(|p| Backend {
                 ready: pod_ready(p),
                 partitioned: partitioned(&policies, p),
-                effects: faults::effects(p),
+                effects: faults::effects_with(
+                    p,
+                    &st.exec_injectors(p.metadata.uid.as_deref().unwrap_or_default()),
+                ),
                 pod: p.clone(),
             })
             .collect(),

@@ -4,6 +4,12 @@
 //! mentions `chaosduck-stop` or `kill` stops that injector: its ephemeral container status turns
 //! terminated (exit code 0) and the status channel reports Success. Any other command gets a
 //! `Status` failure (exit code 126) saying the sandbox does not run arbitrary commands.
+//!
+//! Exec into an app container simulates `injection: exec`: a command with `chaosduck-start` and
+//! `env CHAOSDUCK_...=...` arguments starts a simulated injector process in that pod (its fault is
+//! then seen by the pod's app, until stopped or until its duration is over); `chaosduck-stop`
+//! stops the one named by `CHAOSDUCK_PID_FILE`; `chaosduck-check` exits 3 while it still runs and
+//! 0 once it is gone, as the real check script does.
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRequestParts, Request};
@@ -24,7 +30,61 @@ const CLOSE: u8 = 255;
 #[derive(Debug, Clone, PartialEq)]
 enum Outcome {
     Stopped { was_running: bool },
+    Started { already: bool },
+    Checked { running: bool },
+    Failed { code: u8, message: String },
     Refused,
+}
+
+/// Simulates the exec-mode injector commands in an app container; `None` for other commands.
+fn exec_injector(ctx: &Ctx, pod_uid: &str, container: &str, command: &[String]) -> Option<Outcome> {
+    let has = |m: &str| command.iter().any(|a| a.contains(m));
+    let env = faults::exec_env(command);
+    let pid_file = env
+        .iter()
+        .find(|(k, _)| k == "CHAOSDUCK_PID_FILE")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    if command.iter().any(|a| a == "chaosduck-start") {
+        return Some(match faults::parse_exec_injector(container, command) {
+            None => Outcome::Failed {
+                code: 2,
+                message: "chaosduck: CHAOSDUCK_FAULT is not set".into(),
+            },
+            Some(Err(e)) => Outcome::Failed {
+                code: 2,
+                message: format!("chaosduck: {e}"),
+            },
+            Some(Ok((pid_file, injector))) => {
+                let started = ctx.store.with(|st| {
+                    st.exec_start(
+                        pod_uid,
+                        faults::ExecProcess {
+                            container: container.to_string(),
+                            pid_file,
+                            injector,
+                            started: std::time::Instant::now(),
+                        },
+                    )
+                });
+                Outcome::Started { already: !started }
+            }
+        });
+    }
+    if pid_file.is_empty() {
+        return None;
+    }
+    if has("chaosduck-stop") {
+        let was_running = ctx
+            .store
+            .with(|st| st.exec_stop(pod_uid, container, &pid_file));
+        return Some(Outcome::Stopped { was_running });
+    }
+    if has("chaosduck-check") {
+        let running = ctx.store.read().exec_running(pod_uid, container, &pid_file);
+        return Some(Outcome::Checked { running });
+    }
+    None
 }
 
 /// Handles `GET/POST .../pods/NAME/exec`.
@@ -92,7 +152,19 @@ async fn prepare(ctx: &Ctx, req: Request, t: &Target, q: &Query) -> Result<Respo
         // Older clients ask for channel.k8s.io; answer with v4 framing, which is a superset here.
         ws.set_selected_protocol(HeaderValue::from_static("v4.channel.k8s.io"));
     }
-    let outcome = if stop {
+    let uid = p.metadata.uid.clone().unwrap_or_default();
+    let app_container = spec.containers.iter().any(|c| c.name == container);
+    let simulated = if app_container {
+        exec_injector(ctx, &uid, &container, &command)
+    } else {
+        None
+    };
+    if let Some(o) = &simulated {
+        tracing::info!(pod = %name, namespace = %ns, %container, outcome = ?o, "exec injector command");
+    }
+    let outcome = if let Some(o) = simulated {
+        o
+    } else if stop {
         let was_running = ctx.store.with(|st| {
             let mut was = false;
             st.mutate(Kind::Pod, &ns, &name, |o| {
@@ -133,7 +205,54 @@ async fn session(mut socket: WebSocket, outcome: Outcome, command: Vec<String>) 
     let v5 = socket
         .protocol()
         .is_some_and(|p| p.as_bytes() == b"v5.channel.k8s.io");
+    let nonzero = |code: u8, message: String| {
+        json!({
+            "metadata": {},
+            "status": "Failure",
+            "reason": "NonZeroExitCode",
+            "message": format!("command terminated with non-zero exit code: exit status {code}: {message}"),
+            "details": {"causes": [{"reason": "ExitCode", "message": code.to_string()}]}
+        })
+    };
+    let say = |text: String| frame(STDOUT, format!("{text}\n").as_bytes());
     let status: Value = match &outcome {
+        Outcome::Started { already } => {
+            let msg = if *already {
+                "chaosduck: injector already running".to_string()
+            } else {
+                "chaosduck: injector started".to_string()
+            };
+            if socket.send(say(msg)).await.is_err() {
+                return;
+            }
+            json!({"metadata": {}, "status": "Success"})
+        }
+        Outcome::Checked { running: true } => {
+            if socket
+                .send(say("chaosduck: injector still running".into()))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            nonzero(3, "injector still running".into())
+        }
+        Outcome::Checked { running: false } => {
+            if socket
+                .send(say("chaosduck: injector gone".into()))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            json!({"metadata": {}, "status": "Success"})
+        }
+        Outcome::Failed { code, message } => {
+            if socket.send(say(message.clone())).await.is_err() {
+                return;
+            }
+            nonzero(*code, message.clone())
+        }
         Outcome::Stopped { was_running } => {
             let msg = if *was_running {
                 "injector stopped\n"

@@ -6,6 +6,9 @@
 //! memory_stress), `CHAOSDUCK_DURATION_SECONDS`, `CHAOSDUCK_LATENCY_MS`, `CHAOSDUCK_JITTER_MS`,
 //! `CHAOSDUCK_LOSS_PERCENT`, `CHAOSDUCK_CORRELATION_PERCENT`, `CHAOSDUCK_CPU_WORKERS`,
 //! `CHAOSDUCK_CPU_LOAD_PERCENT`, `CHAOSDUCK_MEMORY_BYTES`. The command is never parsed.
+//! With `injection: exec` the same variables arrive as `env NAME=VALUE ...` arguments of an exec
+//! into an app container, plus `CHAOSDUCK_PID_FILE`; the sandbox keeps such an injector as a
+//! simulated process of that pod (see `ExecProcess`).
 
 use std::time::Duration;
 
@@ -84,6 +87,61 @@ pub fn parse_injector(c: &EphemeralContainer) -> Option<Result<Injector, String>
             .find(|e| e.name == k)
             .and_then(|e| e.value.clone())
     };
+    Some(parse_env(&c.name, env))
+}
+
+/// The `NAME=VALUE` assignments an exec command passes through `env` before the program
+/// (`env CHAOSDUCK_FAULT=... sh -c ...`); empty when it does not start with `env`.
+pub fn exec_env(command: &[String]) -> Vec<(String, String)> {
+    if command.first().map(String::as_str) != Some("env") {
+        return Vec::new();
+    }
+    command[1..]
+        .iter()
+        .map_while(|a| {
+            let (k, v) = a.split_once('=')?;
+            (!k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+                .then(|| (k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+/// An injector started by exec inside an app container (`injection: exec`): a simulated
+/// process that runs until stopped or until its duration is over.
+#[derive(Debug, Clone)]
+pub struct ExecProcess {
+    /// The app container it runs in.
+    pub container: String,
+    /// Its pidfile, which the stop and check commands name.
+    pub pid_file: String,
+    /// The fault it applies.
+    pub injector: Injector,
+    /// When it started.
+    pub started: std::time::Instant,
+}
+
+impl ExecProcess {
+    /// Whether it still runs (it expires on its own, like the real script).
+    pub fn running(&self) -> bool {
+        self.started.elapsed() < self.injector.duration
+    }
+}
+
+/// Reads the injector an exec start command declares (`None` without `CHAOSDUCK_FAULT`).
+pub fn parse_exec_injector(
+    container: &str,
+    command: &[String],
+) -> Option<Result<(String, Injector), String>> {
+    let vars = exec_env(command);
+    let env = |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    env("CHAOSDUCK_FAULT")?;
+    let Some(pid_file) = env("CHAOSDUCK_PID_FILE").filter(|p| !p.is_empty()) else {
+        return Some(Err("CHAOSDUCK_PID_FILE is not set".into()));
+    };
+    Some(parse_env(container, env).map(|i| (pid_file, i)))
+}
+
+fn parse_env(container: &str, env: impl Fn(&str) -> Option<String>) -> Result<Injector, String> {
     let num = |k: &str| -> Result<Option<f64>, String> {
         match env(k) {
             None => Ok(None),
@@ -114,7 +172,7 @@ pub fn parse_injector(c: &EphemeralContainer) -> Option<Result<Injector, String>
             }
         };
         Ok(Injector {
-            container: c.name.clone(),
+            container: container.to_string(),
             experiment: env("CHAOSDUCK_EXPERIMENT").unwrap_or_default(),
             fault,
             duration: Duration::from_secs_f64(duration),
@@ -127,7 +185,7 @@ pub fn parse_injector(c: &EphemeralContainer) -> Option<Result<Injector, String>
             memory_bytes: nonneg(num("CHAOSDUCK_MEMORY_BYTES")?).min(1e15) as u64,
         })
     };
-    Some(parse())
+    parse()
 }
 
 fn status_of<'a>(pod: &'a Pod, name: &str) -> Option<&'a ContainerStatus> {
@@ -179,14 +237,19 @@ pub const BASE_CPU_MILLICORES: u64 = 20;
 /// Baseline simulated memory of an app pod.
 pub const BASE_MEMORY_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Effects of the running injectors on `pod`.
+/// Effects of the running injector containers on `pod`.
 pub fn effects(pod: &Pod) -> PodEffects {
+    effects_with(pod, &[])
+}
+
+/// Effects of the running injector containers and exec injectors (`exec`) on `pod`.
+pub fn effects_with(pod: &Pod, exec: &[Injector]) -> PodEffects {
     let mut e = PodEffects {
         cpu_millicores: BASE_CPU_MILLICORES,
         memory_bytes: BASE_MEMORY_BYTES,
         ..Default::default()
     };
-    for inj in active_injectors(pod) {
+    for inj in active_injectors(pod).iter().chain(exec) {
         match inj.fault {
             FaultKind::NetworkLatency => {
                 e.latency_ms += inj.latency_ms;

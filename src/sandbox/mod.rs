@@ -94,7 +94,8 @@ pub use apps::URL_ANNOTATION;
 pub use controllers::{Timing, pod_ready};
 pub use error::{ApiError, SandboxError};
 pub use faults::{
-    FaultKind, INJECTOR_PREFIX, Injector, PodEffects, active_injectors, effects, parse_injector,
+    ExecProcess, FaultKind, INJECTOR_PREFIX, Injector, PodEffects, active_injectors, effects,
+    effects_with, exec_env, parse_exec_injector, parse_injector,
 };
 pub use resources::{Kind, Obj};
 pub use selectors::{FieldQuery, LabelQuery};
@@ -341,6 +342,25 @@ impl Sandbox {
             .read()
             .get(Kind::Pod, namespace, name)
             .and_then(|o| o.as_pod().cloned())
+    }
+
+    /// The exec injectors (`injection: exec`) running in the pods of `namespace` (all when
+    /// `None`), as (namespace/pod, injector).
+    pub fn exec_injectors(&self, namespace: Option<&str>) -> Vec<(String, Injector)> {
+        let st = self.store.read();
+        st.iter(Kind::Pod, namespace)
+            .filter_map(|o| o.as_pod())
+            .flat_map(|p| {
+                let name = format!(
+                    "{}/{}",
+                    p.metadata.namespace.as_deref().unwrap_or_default(),
+                    p.metadata.name.as_deref().unwrap_or_default()
+                );
+                st.exec_injectors(p.metadata.uid.as_deref().unwrap_or_default())
+                    .into_iter()
+                    .map(move |i| (name.clone(), i))
+            })
+            .collect()
     }
 
     /// Snapshot of the nodes.

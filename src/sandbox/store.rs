@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio::sync::{Notify, broadcast};
 
 use super::error::ApiError;
+use super::faults::{ExecProcess, Injector};
 use super::resources::{Kind, Obj};
 use super::validation::validate;
 
@@ -51,6 +52,8 @@ pub struct State {
     compacted: u64,
     tx: broadcast::Sender<Arc<StoreEvent>>,
     ip_counter: u32,
+    /// Injectors started by exec in app containers, by pod uid (a recreated pod starts clean).
+    exec: HashMap<String, Vec<ExecProcess>>,
 }
 
 /// The shared store.
@@ -79,6 +82,7 @@ impl Store {
                 compacted: 1,
                 tx,
                 ip_counter: 0,
+                exec: HashMap::new(),
             }),
             changed: Notify::new(),
         })
@@ -112,6 +116,56 @@ fn kind_err_not_found(kind: Kind, name: &str) -> ApiError {
 }
 
 impl State {
+    /// Starts a simulated exec injector in pod `uid`; `false` when one with the same pidfile
+    /// already runs there (the launcher then starts nothing).
+    pub fn exec_start(&mut self, uid: &str, p: ExecProcess) -> bool {
+        self.exec.retain(|_, v| {
+            v.retain(ExecProcess::running);
+            !v.is_empty()
+        });
+        let procs = self.exec.entry(uid.to_string()).or_default();
+        if procs
+            .iter()
+            .any(|q| q.container == p.container && q.pid_file == p.pid_file)
+        {
+            return false;
+        }
+        procs.push(p);
+        true
+    }
+
+    /// Stops the exec injector with this pidfile; returns whether it was running.
+    pub fn exec_stop(&mut self, uid: &str, container: &str, pid_file: &str) -> bool {
+        let Some(v) = self.exec.get_mut(uid) else {
+            return false;
+        };
+        let ours = |p: &ExecProcess| p.container == container && p.pid_file == pid_file;
+        let was = v.iter().any(|p| ours(p) && p.running());
+        v.retain(|p| !ours(p) && p.running());
+        was
+    }
+
+    /// Whether the exec injector with this pidfile still runs.
+    pub fn exec_running(&self, uid: &str, container: &str, pid_file: &str) -> bool {
+        self.exec.get(uid).is_some_and(|v| {
+            v.iter()
+                .any(|p| p.container == container && p.pid_file == pid_file && p.running())
+        })
+    }
+
+    /// The running exec injectors of pod `uid`.
+    pub fn exec_injectors(&self, uid: &str) -> Vec<Injector> {
+        self.exec
+            .get(uid)
+            .map(|v| {
+                v.iter()
+                    .filter(|p| p.running())
+                    .map(|p| p.injector.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The current resourceVersion.
     pub fn rv(&self) -> u64 {
         self.rv

@@ -20,6 +20,7 @@ pub fn kind(f: &CpuStress) -> InjectorKind {
         ],
         network: false,
         mode: f.injection,
+        container: f.container.clone(),
         summary: format!("{} workers at {}", f.workers, f.load),
     }
 }

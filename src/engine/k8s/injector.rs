@@ -6,10 +6,14 @@
 //! waits for the planned duration, then removes exactly what it added — also on TERM — so a
 //! fault outlives a dead ChaosDuck by at most its duration. Network faults use the reserved
 //! qdisc handle `1337:` so removal never touches another qdisc. The script writes its pid to
-//! `/tmp/chaosduck.pid`; revert execs `kill -TERM` on that pid (never pid 1, which with a shared
-//! process namespace would be the pod's pause container) and then verifies the container exited.
+//! `/tmp/chaosduck.pid` (removed when it ends); revert execs `kill -TERM` on that pid (never
+//! pid 1, which with a shared process namespace would be the pod's pause container) and then
+//! verifies the container exited.
+//! With `injection: exec` the same scripts run inside the target container (see `exec_injector`).
 
-use super::{K8sBackend, K8sError, is_not_found, plan_of, pod_target, short_id, targets};
+use super::{
+    K8sBackend, K8sError, exec_injector, is_not_found, plan_of, pod_target, short_id, targets,
+};
 use crate::domain::ExperimentDoc;
 use crate::domain::fault::InjectionMode;
 use crate::engine::PlanContext;
@@ -24,7 +28,7 @@ pub const NETWORK_SCRIPT: &str = r#"set -u
 echo $$ > "${CHAOSDUCK_PID_FILE:-/tmp/chaosduck.pid}" 2>/dev/null || true
 IF="${CHAOSDUCK_INTERFACE:-eth0}"
 H=1337
-cleanup() { tc qdisc del dev "$IF" root handle "$H": 2>/dev/null; echo "chaosduck: fault removed from $IF"; exit 0; }
+cleanup() { tc qdisc del dev "$IF" root handle "$H": 2>/dev/null; rm -f "${CHAOSDUCK_PID_FILE:-/tmp/chaosduck.pid}"; echo "chaosduck: fault removed from $IF"; exit 0; }
 trap cleanup TERM INT HUP
 case "$CHAOSDUCK_FAULT" in
   network_latency) NETEM="delay ${CHAOSDUCK_LATENCY_MS}ms ${CHAOSDUCK_JITTER_MS:-0}ms ${CHAOSDUCK_CORRELATION_PERCENT:-0}%" ;;
@@ -62,8 +66,9 @@ case "$CHAOSDUCK_FAULT" in
   *) echo "chaosduck: unknown fault $CHAOSDUCK_FAULT" >&2; exit 2 ;;
 esac
 PID=$!
-trap 'kill -TERM $PID 2>/dev/null; wait $PID; echo "chaosduck: stress stopped"; exit 0' TERM INT HUP
+trap 'kill -TERM $PID 2>/dev/null; wait $PID; rm -f "${CHAOSDUCK_PID_FILE:-/tmp/chaosduck.pid}"; echo "chaosduck: stress stopped"; exit 0' TERM INT HUP
 wait $PID
+rm -f "${CHAOSDUCK_PID_FILE:-/tmp/chaosduck.pid}"
 echo "chaosduck: stress expired"
 "#;
 
@@ -84,6 +89,8 @@ pub struct InjectorKind {
     pub network: bool,
     /// How it reaches the pod.
     pub mode: InjectionMode,
+    /// With exec: the container to exec into (the pod's first when `None`).
+    pub container: Option<String>,
     /// Human summary of the parameters.
     pub summary: String,
 }
@@ -96,14 +103,7 @@ pub fn container(
     duration_s: u64,
     k: &InjectorKind,
 ) -> serde_json::Value {
-    let mut env = vec![
-        ("CHAOSDUCK_EXPERIMENT".to_string(), experiment.to_string()),
-        ("CHAOSDUCK_FAULT".to_string(), k.fault.to_string()),
-        (
-            "CHAOSDUCK_DURATION_SECONDS".to_string(),
-            duration_s.to_string(),
-        ),
-    ];
+    let mut env = base_env(experiment, duration_s, k);
     env.extend(k.env.iter().cloned());
     let env: Vec<serde_json::Value> = env
         .into_iter()
@@ -135,11 +135,6 @@ pub async fn plan(
     ctx: &PlanContext,
     k: InjectorKind,
 ) -> Result<Plan, K8sError> {
-    if k.mode == InjectionMode::Exec {
-        return Err(K8sError::Other(
-            "injection: exec is not supported by this build; use the default ephemeral-container injection".into(),
-        ));
-    }
     let t = pod_target(doc)?;
     let r = targets::pods(
         &b.client,
@@ -161,6 +156,40 @@ pub async fn plan(
             name: format!("{}/{pod}", t.namespace),
             labels: p.metadata.labels.clone().unwrap_or_default(),
         };
+        if k.mode == InjectionMode::Exec {
+            let container = exec_container(p, k.container.as_deref())?;
+            let pid_file = exec_injector::pid_file(&id, i + 1);
+            let mut env = base_env(&ctx.experiment_id, duration_s, &k);
+            env.extend(k.env.iter().cloned());
+            let script = if k.network {
+                NETWORK_SCRIPT
+            } else {
+                STRESS_SCRIPT
+            };
+            steps.push(PlannedStep {
+                target: target.clone(),
+                action: Action::ExecInjector {
+                    namespace: t.namespace.clone(),
+                    pod: pod.clone(),
+                    container: container.clone(),
+                    command: exec_injector::start_command(&env, &pid_file, script),
+                    pid_file: pid_file.clone(),
+                },
+                undo: UndoRecord::StopExecInjector {
+                    namespace: t.namespace.clone(),
+                    pod: pod.clone(),
+                    container: container.clone(),
+                    pid_file: pid_file.clone(),
+                    interface: k.network.then(|| interface(&k)),
+                },
+                summary: format!(
+                    "{} on {}/{pod} for {duration_s}s via exec in container {container} (pidfile {pid_file}) ({})",
+                    k.fault, t.namespace, k.summary
+                ),
+            });
+            refs.push(target);
+            continue;
+        }
         steps.push(PlannedStep {
             target: target.clone(),
             action: Action::AddInjector {
@@ -182,14 +211,25 @@ pub async fn plan(
         refs.push(target);
     }
     let mut notes = r.notes;
-    notes.push(format!(
-        "injectors expire on their own after {duration_s}s even if ChaosDuck dies; image {}",
-        if k.network {
-            &b.config.network_injector_image
-        } else {
-            &b.config.stress_injector_image
-        }
-    ));
+    if k.mode == InjectionMode::Exec {
+        notes.push(format!(
+            "injection: exec — the injector runs detached inside the target container and expires on its own after {duration_s}s even if ChaosDuck dies; that image must carry sh and {}",
+            if k.network {
+                "tc, with NET_ADMIN"
+            } else {
+                "stress-ng"
+            }
+        ));
+    } else {
+        notes.push(format!(
+            "injection: ephemeral — injectors expire on their own after {duration_s}s even if ChaosDuck dies; image {}",
+            if k.network {
+                &b.config.network_injector_image
+            } else {
+                &b.config.stress_injector_image
+            }
+        ));
+    }
     Ok(plan_of(
         Some(t.namespace.clone()),
         r.eligible,
@@ -198,6 +238,47 @@ pub async fn plan(
         steps,
         notes,
     ))
+}
+
+/// The container an exec injector runs in: the named one, or the pod's first.
+fn exec_container(p: &Pod, wanted: Option<&str>) -> Result<String, K8sError> {
+    let pod = p.metadata.name.as_deref().unwrap_or_default();
+    let names: Vec<&str> = p
+        .spec
+        .as_ref()
+        .map(|s| s.containers.iter().map(|c| c.name.as_str()).collect())
+        .unwrap_or_default();
+    match wanted {
+        Some(w) if names.contains(&w) => Ok(w.to_string()),
+        Some(w) => Err(K8sError::Other(format!(
+            "pod {pod} has no container {w:?} (it has: {})",
+            names.join(", ")
+        ))),
+        None => names
+            .first()
+            .map(|n| (*n).to_string())
+            .ok_or_else(|| K8sError::Other(format!("pod {pod} has no containers to exec into"))),
+    }
+}
+
+/// The interface a network injector works on.
+fn interface(k: &InjectorKind) -> String {
+    k.env
+        .iter()
+        .find(|(n, _)| n == "CHAOSDUCK_INTERFACE")
+        .map_or_else(|| "eth0".to_string(), |(_, v)| v.clone())
+}
+
+/// Experiment, fault and duration: the part of the contract every injector carries.
+fn base_env(experiment: &str, duration_s: u64, k: &InjectorKind) -> Vec<(String, String)> {
+    vec![
+        ("CHAOSDUCK_EXPERIMENT".to_string(), experiment.to_string()),
+        ("CHAOSDUCK_FAULT".to_string(), k.fault.to_string()),
+        (
+            "CHAOSDUCK_DURATION_SECONDS".to_string(),
+            duration_s.to_string(),
+        ),
+    ]
 }
 
 fn has_container(p: &Pod, name: &str) -> bool {

@@ -17,6 +17,7 @@ pub fn kind(f: &MemoryStress) -> InjectorKind {
         ],
         network: false,
         mode: f.injection,
+        container: f.container.clone(),
         summary: format!("{} × {}", f.workers, f.size),
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod cpu_stress;
+pub mod exec_injector;
 pub mod injector;
 pub mod memory_stress;
 pub mod network_latency;
@@ -108,6 +109,7 @@ impl FaultBackend for K8sBackend {
             undo,
             UndoRecord::AwaitPodRecovery { .. }
                 | UndoRecord::StopInjector { .. }
+                | UndoRecord::StopExecInjector { .. }
                 | UndoRecord::UnlabelPod { .. }
                 | UndoRecord::DeleteNetworkPolicy { .. }
                 | UndoRecord::UncordonNode { .. }
@@ -156,6 +158,13 @@ impl FaultBackend for K8sBackend {
                 container,
                 spec,
             } => injector::apply(self, namespace, pod, container, spec).await,
+            Action::ExecInjector {
+                namespace,
+                pod,
+                container,
+                pid_file,
+                command,
+            } => exec_injector::apply(self, namespace, pod, container, pid_file, command).await,
             Action::LabelPod {
                 namespace,
                 name,
@@ -205,6 +214,23 @@ impl FaultBackend for K8sBackend {
                 pod,
                 container,
             } => injector::stop(self, namespace, pod, container).await,
+            UndoRecord::StopExecInjector {
+                namespace,
+                pod,
+                container,
+                pid_file,
+                interface,
+            } => {
+                exec_injector::stop(
+                    self,
+                    namespace,
+                    pod,
+                    container,
+                    pid_file,
+                    interface.as_deref(),
+                )
+                .await
+            }
             UndoRecord::UnlabelPod {
                 namespace,
                 name,
@@ -260,11 +286,27 @@ pub fn plan_of(
     }
 }
 
-/// The short experiment id used in names (`chaosduck-<8 chars>-...`).
+/// The short experiment id used in names (`chaosduck-<8 chars>-...`): the *last* 8 alphanumerics.
+/// Experiment ids are UUIDv7, whose leading characters are a millisecond timestamp shared by every
+/// experiment started in the same ~65 s; the tail is random, so two runs never share names.
 pub fn short_id(id: &str) -> String {
-    id.chars()
-        .filter(char::is_ascii_alphanumeric)
-        .take(8)
+    let alnum: Vec<char> = id.chars().filter(char::is_ascii_alphanumeric).collect();
+    alnum[alnum.len().saturating_sub(8)..]
+        .iter()
         .collect::<String>()
         .to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_id;
+
+    #[test]
+    fn short_ids_of_experiments_started_together_differ() {
+        let a = crate::engine::runner::new_id();
+        let b = crate::engine::runner::new_id();
+        assert_ne!(short_id(&a), short_id(&b));
+        assert_eq!(short_id(&a).len(), 8);
+        assert_eq!(short_id("Exp-1"), "exp1");
+    }
 }

@@ -32,6 +32,7 @@ pub fn kind(f: &NetworkLatency) -> InjectorKind {
         env,
         network: true,
         mode: f.injection,
+        container: f.container.clone(),
         summary: format!(
             "+{}{}",
             f.latency,

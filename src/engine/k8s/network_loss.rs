@@ -49,6 +49,7 @@ pub fn kind(f: &NetworkLoss) -> InjectorKind {
         env,
         network: true,
         mode: f.injection,
+        container: f.container.clone(),
         summary: format!("{} loss", f.percent),
     }
 }
