@@ -61,6 +61,7 @@ fn topology() -> K8sTopology {
             name: "shop".into(),
             workloads: vec![
                 WorkloadNode {
+                    selector: String::new(),
                     kind: "Deployment".into(),
                     name: "checkout".into(),
                     desired: 3,
@@ -68,6 +69,7 @@ fn topology() -> K8sTopology {
                     pods,
                 },
                 WorkloadNode {
+                    selector: String::new(),
                     kind: "Deployment".into(),
                     name: "web".into(),
                     desired: 1,
@@ -206,6 +208,7 @@ fn the_offline_review_finds_every_pre_existing_anomaly_with_its_severity() {
         namespaces: vec![NamespaceNode {
             name: "shop".into(),
             workloads: vec![WorkloadNode {
+                selector: String::new(),
                 kind: "Deployment".into(),
                 name: "checkout".into(),
                 desired: 2,
@@ -263,6 +266,7 @@ fn the_offline_hypothesis_uses_the_topology_around_the_target() {
         namespaces: vec![NamespaceNode {
             name: "shop".into(),
             workloads: vec![WorkloadNode {
+                selector: String::new(),
                 kind: "Deployment".into(),
                 name: "checkout".into(),
                 desired: 1,

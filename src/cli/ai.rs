@@ -415,8 +415,8 @@ async fn around(
     Exit,
 > {
     use crate::ai::review::{TargetContext, context_from_topology};
-    use crate::engine::k8s::{client, targets};
-    let (_engines, sandbox) = cli.engines(cfg).await?;
+    use crate::engine::k8s::targets;
+    let super::Built { sandbox, kube, .. } = cli.engines(cfg).await?;
     let crate::domain::Target::Pods(t) = &doc.spec.target else {
         return Ok((TargetContext::default(), sandbox));
     };
@@ -424,36 +424,23 @@ async fn around(
         namespace: Some(t.namespace.clone()),
         ..Default::default()
     };
-    let connected = match &sandbox {
-        Some(sb) => client::from_config(&mut sb.kube_config(), Some("chaosduck-sandbox")),
-        None => {
-            let file = cli
-                .kubeconfig
-                .as_deref()
-                .filter(|p| !p.to_string_lossy().contains(':'));
-            client::connect(file, cli.context.as_deref()).await
-        }
+    let Some((client, _)) = kube else {
+        eprintln!("chaosduck: no cluster to read the topology from; probes only");
+        return Ok((unknown, sandbox));
     };
-    let c = match connected {
-        Ok(c) => c,
+    let pods = match targets::pods(&client, &t.namespace, t.selector.as_ref(), &t.names, None).await
+    {
+        Ok(r) => r
+            .chosen
+            .iter()
+            .filter_map(|p| p.metadata.name.clone())
+            .collect::<Vec<_>>(),
         Err(e) => {
-            eprintln!("chaosduck: no cluster to read the topology from ({e}); probes only");
+            eprintln!("chaosduck: cannot resolve the target pods ({e}); probes only");
             return Ok((unknown, sandbox));
         }
     };
-    let pods =
-        match targets::pods(&c.client, &t.namespace, t.selector.as_ref(), &t.names, None).await {
-            Ok(r) => r
-                .chosen
-                .iter()
-                .filter_map(|p| p.metadata.name.clone())
-                .collect::<Vec<_>>(),
-            Err(e) => {
-                eprintln!("chaosduck: cannot resolve the target pods ({e}); probes only");
-                return Ok((unknown, sandbox));
-            }
-        };
-    let w = crate::topology::k8s::K8sWatch::start(c.client);
+    let w = crate::topology::k8s::K8sWatch::start(client);
     if let Err(e) = w.ready(std::time::Duration::from_secs(60)).await {
         eprintln!("chaosduck: {e}; probes only");
         return Ok((unknown, sandbox));
