@@ -66,6 +66,14 @@ pub fn run<S>(
     }
 }
 
+/// The number of cases a run asks for: `PROPTEST_CASES`, else `default_cases`.
+pub fn cases(default_cases: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default_cases)
+}
+
 /// Runs `f` on a fresh thread and fails the case when it panics or outlasts `limit`.
 pub fn within<T: Send + 'static>(
     limit: Duration,
