@@ -7,6 +7,8 @@
 //! the input instead of blocking the suite.
 #![allow(dead_code)]
 
+pub mod json;
+
 use proptest::strategy::Strategy;
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestError, TestRunner};
 use std::fmt::Debug;
