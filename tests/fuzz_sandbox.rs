@@ -313,6 +313,54 @@ fn k8s_path() -> impl Strategy<Value = String> {
         })
 }
 
+/// A path the router knows, to an object that may exist: (group/version prefix, plural,
+/// namespaced, subresources).
+const RESOURCES: &[(&str, &str, bool, &[&str])] = &[
+    ("/api/v1", "namespaces", false, &["status"]),
+    ("/api/v1", "nodes", false, &["status"]),
+    (
+        "/api/v1",
+        "pods",
+        true,
+        &["status", "ephemeralcontainers", "eviction", "exec", "log"],
+    ),
+    ("/api/v1", "services", true, &["status"]),
+    ("/api/v1", "events", true, &[]),
+    ("/api/v1", "endpoints", true, &[]),
+    ("/apis/apps/v1", "deployments", true, &["status", "scale"]),
+    ("/apis/apps/v1", "replicasets", true, &["status", "scale"]),
+    ("/apis/apps/v1", "statefulsets", true, &["status", "scale"]),
+    ("/apis/apps/v1", "daemonsets", true, &["status"]),
+    ("/apis/discovery.k8s.io/v1", "endpointslices", true, &[]),
+    ("/apis/policy/v1", "poddisruptionbudgets", true, &["status"]),
+    ("/apis/coordination.k8s.io/v1", "leases", true, &[]),
+];
+
+fn known_path(names: Vec<String>) -> impl Strategy<Value = String> {
+    (
+        prop::sample::select(RESOURCES),
+        prop::sample::select(vec!["shop", "shop", "default", "kube-system", "nope"]),
+        prop::option::of(prop::sample::select(names)),
+        prop::option::of(any::<prop::sample::Index>()),
+    )
+        .prop_map(|((prefix, plural, namespaced, subs), ns, name, sub)| {
+            let mut p = prefix.to_string();
+            if namespaced {
+                p.push_str(&format!("/namespaces/{ns}"));
+            }
+            p.push_str(&format!("/{plural}"));
+            if let Some(n) = name {
+                p.push_str(&format!("/{n}"));
+                if let Some(i) = sub
+                    && !subs.is_empty()
+                {
+                    p.push_str(&format!("/{}", subs[i.index(subs.len())]));
+                }
+            }
+            p
+        })
+}
+
 fn selector_value() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(vec![
@@ -500,10 +548,10 @@ fn k8s_body() -> impl Strategy<Value = (Option<&'static str>, Vec<u8>)> {
     (ct, body)
 }
 
-fn k8s_request() -> impl Strategy<Value = RawRequest> {
+fn k8s_request(names: Vec<String>) -> impl Strategy<Value = RawRequest> {
     (
         method(),
-        k8s_path(),
+        prop_oneof![2 => known_path(names), 1 => k8s_path()],
         query(),
         k8s_body(),
         prop::option::of(prop::sample::select(vec![
@@ -601,11 +649,27 @@ fn fuzz_sandbox_kubernetes_requests() {
     let addr = sandbox.addr();
     let valid = b"GET /api/v1/namespaces HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     assert_eq!(exchange(addr, valid, false), Outcome::Status(200));
+    // Real object names, so the fuzzer reaches past "not found".
+    let mut names: Vec<String> = sandbox
+        .pods(None)
+        .into_iter()
+        .filter_map(|p| p.metadata.name)
+        .take(20)
+        .collect();
+    names.extend(
+        sandbox
+            .deployments()
+            .into_iter()
+            .filter_map(|d| d.metadata.name),
+    );
+    names.extend(sandbox.nodes().into_iter().filter_map(|n| n.metadata.name));
+    names.extend(["shop", "default", "kube-system"].map(str::to_string));
+    assert!(names.len() > 5, "the demo has objects: {names:?}");
     let statuses = Mutex::new(std::collections::BTreeMap::<u16, u32>::new());
     run(
         "fuzz_sandbox_kubernetes_requests",
         300,
-        k8s_request(),
+        k8s_request(names),
         |r| {
             let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
             let before = PANICS.load(Ordering::SeqCst);
