@@ -4,6 +4,7 @@
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
+/// Scalars: every JSON type, extremes, and the strings the parsers look for.
 pub fn json_leaf() -> impl Strategy<Value = Value> {
     prop_oneof![
         Just(Value::Null),
@@ -40,6 +41,7 @@ pub fn json_leaf() -> impl Strategy<Value = Value> {
     ]
 }
 
+/// Arbitrary JSON up to a few levels deep.
 pub fn json_value() -> impl Strategy<Value = Value> {
     json_leaf().prop_recursive(4, 48, 6, |inner| {
         prop_oneof![
@@ -59,6 +61,7 @@ pub fn count(v: &Value) -> usize {
     }
 }
 
+/// The node at pre-order index `i`.
 pub fn node_mut<'a>(v: &'a mut Value, i: &mut usize) -> Option<&'a mut Value> {
     if *i == 0 {
         return Some(v);
