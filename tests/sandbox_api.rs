@@ -760,3 +760,76 @@ async fn watch_with_a_label_selector_sees_objects_leave_and_enter() {
     assert_eq!(seen, vec!["DELETED", "ADDED"]);
     sb.shutdown().await;
 }
+
+/// Found by tests/fuzz_sandbox.rs: a body or patch result that is not a JSON object was
+/// indexed into and panicked the request handler (the connection closed without an answer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_and_patches_that_are_not_objects_are_refused() {
+    let (sb, _client) = start().await;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let base = sb.base_url();
+    let node = sb.nodes()[0].metadata.name.clone().unwrap();
+    let cases: [(&str, String, &str, &str, u16); 5] = [
+        (
+            "POST",
+            format!("{base}/api/v1/namespaces"),
+            "application/json",
+            "[{\"op\": \"add\"}]",
+            400,
+        ),
+        (
+            "POST",
+            format!("{base}/api/v1/namespaces/shop/pods"),
+            "application/json",
+            "5",
+            400,
+        ),
+        (
+            "PATCH",
+            format!("{base}/apis/apps/v1/namespaces/shop/deployments/frontend"),
+            "application/merge-patch+json",
+            "[1]",
+            422,
+        ),
+        (
+            "PATCH",
+            format!("{base}/apis/apps/v1/namespaces/shop/deployments/frontend"),
+            "application/merge-patch+json",
+            "{\"metadata\": 5}",
+            422,
+        ),
+        (
+            "PATCH",
+            format!("{base}/api/v1/nodes/{node}"),
+            "application/merge-patch+json",
+            "\"x\"",
+            422,
+        ),
+    ];
+    for (method, url, ct, body, want) in cases {
+        let r = http
+            .request(method.parse().unwrap(), &url)
+            .header("content-type", ct)
+            .body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {url} {body}: no answer: {e}"));
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap_or_default();
+        assert_eq!(status, want, "{method} {url} {body}: {text}");
+        assert!(
+            text.contains("\"kind\":\"Status\""),
+            "a Status object: {text}"
+        );
+    }
+    let r = http
+        .get(format!("{base}/api/v1/namespaces"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "still serving");
+    sb.shutdown().await;
+}

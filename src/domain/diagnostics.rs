@@ -49,12 +49,15 @@ pub fn load_experiment_file(path: &Path) -> Result<ExperimentDoc, Vec<Diagnostic
 
 /// Parses and validates experiment YAML. `file` is only used in messages.
 pub fn parse_experiment(file: &str, text: &str) -> Result<ExperimentDoc, Vec<Diagnostic>> {
-    let diag = |loc: Option<Loc>, path: &str, message: String| Diagnostic {
-        file: file.to_string(),
-        line: loc.map_or(1, |l| l.line),
-        column: loc.map_or(1, |l| l.column),
-        path: path.to_string(),
-        message,
+    let diag = |loc: Option<Loc>, path: &str, message: String| {
+        let loc = loc.map_or(Loc { line: 1, column: 1 }, |l| inside(text, l));
+        Diagnostic {
+            file: file.to_string(),
+            line: loc.line,
+            column: loc.column,
+            path: path.to_string(),
+            message,
+        }
     };
     let index = match YamlIndex::build(text) {
         Ok(i) => i,
@@ -129,6 +132,36 @@ pub fn parse_experiment(file: &str, text: &str) -> Result<ExperimentDoc, Vec<Dia
         .collect())
 }
 
+/// Keeps a place inside the file: the YAML parser reports some errors at the end of the input
+/// one line past the last one, which an editor cannot jump to; such a place becomes the end of
+/// the last line. Lines end at `\n`, `\r\n` or a lone `\r`, as in YAML.
+fn inside(text: &str, loc: Loc) -> Loc {
+    let (mut lines, mut last_len) = (1usize, 0usize);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\r' || c == '\n' {
+            if c == '\r' && chars.peek() == Some(&'\n') {
+                chars.next();
+            }
+            lines += 1;
+            last_len = 0;
+        } else {
+            last_len += 1;
+        }
+    }
+    if loc.line > lines {
+        Loc {
+            line: lines,
+            column: last_len + 1,
+        }
+    } else {
+        Loc {
+            line: loc.line.max(1),
+            column: loc.column.max(1),
+        }
+    }
+}
+
 /// Finds the best place for a serde error: the unknown key itself, or the value at the path.
 fn locate(index: &YamlIndex, path: &str, message: &str) -> Option<Loc> {
     if let Some(field) = between(message, "unknown field `", "`") {
@@ -198,5 +231,30 @@ fn explain(m: &str) -> String {
         format!("{m}; check the value's type against `chaosduck schema`")
     } else {
         m.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_syntax_error_at_the_end_points_inside_the_file() {
+        // Found by tests/fuzz_experiment.rs: saphyr puts these one line past the end.
+        for (text, line, column) in [
+            ("- apiVersion: chaosduck.io/v1\n~", 2, 2),
+            ("%⮗a꩜", 1, 5),
+            ("a:\r\n  b: 1\r\n  d", 3, 4),
+        ] {
+            let Err(d) = parse_experiment("f.yaml", text) else {
+                panic!("{text:?} must be refused")
+            };
+            assert_eq!(
+                (d[0].line, d[0].column),
+                (line, column),
+                "{text:?}: {}",
+                d[0]
+            );
+        }
     }
 }

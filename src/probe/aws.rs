@@ -4,6 +4,7 @@
 use super::Outcome;
 use crate::domain::probe::AwsProbe;
 use crate::engine::aws::client::AwsClients;
+use crate::engine::aws::client::classify;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -56,7 +57,8 @@ async fn run(c: &AwsClients, p: &AwsProbe) -> Result<(), String> {
             .instance_ids(id)
             .send()
             .await
-            .map_err(|e| format!("ec2:DescribeInstances failed: {e}"))?;
+            // Classified like the engine's errors: "service error" alone says nothing.
+            .map_err(|e| classify("ec2:DescribeInstances", e).to_string())?;
         let state = r
             .reservations()
             .iter()
@@ -81,7 +83,7 @@ async fn run(c: &AwsClients, p: &AwsProbe) -> Result<(), String> {
             .db_cluster_identifier(id)
             .send()
             .await
-            .map_err(|e| format!("rds:DescribeDBClusters failed: {e}"))?;
+            .map_err(|e| classify("rds:DescribeDBClusters", e).to_string())?;
         let cl = r
             .db_clusters()
             .first()

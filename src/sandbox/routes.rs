@@ -324,12 +324,16 @@ fn decode_obj(t: &Target, v: Value) -> Result<Obj, ApiError> {
         .unwrap_or("")
         .to_string();
     let mut v = v;
-    if v.get("apiVersion").is_none() {
-        v["apiVersion"] = json!(t.kind.api_version());
-    }
-    if v.get("kind").is_none() {
-        v["kind"] = json!(info.kind);
-    }
+    let Some(fields) = v.as_object_mut() else {
+        return Err(ApiError::bad_request(format!(
+            "the body must be a JSON object (a {})",
+            info.kind
+        )));
+    };
+    fields
+        .entry("apiVersion")
+        .or_insert_with(|| json!(t.kind.api_version()));
+    fields.entry("kind").or_insert_with(|| json!(info.kind));
     let mut o = Obj::from_value(t.kind, v)
         .map_err(|e| ApiError::invalid(info.kind, &name, e.to_string()))?;
     if info.namespaced {
@@ -663,13 +667,23 @@ fn patch(
             let o = scale_into(st, t, replicas)?;
             return Ok(json_response(StatusCode::OK, &scale_of(&o)));
         }
-        // Name, namespace and kind cannot be patched.
-        v["metadata"]["name"] = json!(name);
-        if info.namespaced {
-            v["metadata"]["namespace"] = json!(ns_of(t));
+        // Name, namespace and kind cannot be patched. A patch may replace the whole object or
+        // its metadata with something else; that is refused, not indexed into.
+        let not_object = |what: &str| {
+            ApiError::invalid(info.kind, &name, format!("the patch makes {what} something other than a JSON object"))
+        };
+        let fields = v.as_object_mut().ok_or_else(|| not_object("the object"))?;
+        let meta = fields.entry("metadata").or_insert(Value::Null);
+        if meta.is_null() {
+            *meta = json!({});
         }
-        v["kind"] = json!(info.kind);
-        v["apiVersion"] = json!(t.kind.api_version());
+        let meta = meta.as_object_mut().ok_or_else(|| not_object("metadata"))?;
+        meta.insert("name".into(), json!(name));
+        if info.namespaced {
+            meta.insert("namespace".into(), json!(ns_of(t)));
+        }
+        fields.insert("kind".into(), json!(info.kind));
+        fields.insert("apiVersion".into(), json!(t.kind.api_version()));
         let o = Obj::from_value(t.kind, v).map_err(|e| ApiError::invalid(info.kind, &name, e.to_string()))?;
         let updated = match sub {
             None => st.update(o, false)?,

@@ -12,9 +12,16 @@ use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
+
+/// How long a kind's listing may keep failing before `ready` gives up with the API's error
+/// instead of waiting out its whole limit (the watchers keep retrying either way).
+const FAILING_FOR: Duration = Duration::from_secs(5);
+
+/// Per kind, since when its watcher has been failing and its last error.
+type Failures = Arc<Mutex<BTreeMap<&'static str, (Instant, String)>>>;
 
 /// Topology failures.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +31,16 @@ pub enum TopologyError {
         "the Kubernetes topology was not complete after {0}; check the connection (--kubeconfig, --context)"
     )]
     Timeout(String),
+    /// A listing keeps failing: the server is unreachable or does not answer like Kubernetes.
+    #[error(
+        "the Kubernetes API keeps failing to list {kind}s: {message}; check that the server in the kubeconfig is a Kubernetes API server and reachable (--kubeconfig, --context)"
+    )]
+    Failing {
+        /// The kind whose listing fails.
+        kind: &'static str,
+        /// The last error.
+        message: String,
+    },
 }
 
 /// One pod in the graph.
@@ -181,6 +198,7 @@ pub struct K8sWatch {
     replicasets: Store<ReplicaSet>,
     services: Store<Service>,
     changes: watch::Receiver<u64>,
+    failures: Failures,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -196,6 +214,7 @@ fn spawn<K>(
     api: Api<K>,
     strip: fn(&mut K),
     tick: watch::Sender<u64>,
+    failures: &Failures,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
 ) -> Store<K>
 where
@@ -212,12 +231,31 @@ where
         .default_backoff()
         .modify(strip)
         .reflect(writer);
+    // "Pod" from "k8s_openapi::api::core::v1::Pod": static, and what the user knows it by.
+    let kind = std::any::type_name::<K>()
+        .rsplit("::")
+        .next()
+        .unwrap_or("object");
+    let failures = failures.clone();
     tasks.push(tokio::spawn(async move {
         futures::pin_mut!(stream);
         while let Some(ev) = stream.next().await {
-            if let Err(e) = ev {
-                tracing::debug!(error = %e, "topology watch error (retrying with backoff)");
+            let mut f = failures.lock().unwrap_or_else(|e| e.into_inner());
+            match ev {
+                Err(e) => {
+                    tracing::debug!(error = %e, "topology watch error (retrying with backoff)");
+                    let message = e.to_string();
+                    f.entry(kind)
+                        .and_modify(|(_, m)| m.clone_from(&message))
+                        .or_insert((Instant::now(), message));
+                }
+                // Each retry starts with `Init`; only what follows a listing shows it worked.
+                Ok(watcher::Event::Init) => {}
+                Ok(_) => {
+                    f.remove(kind);
+                }
             }
+            drop(f);
             tick.send_modify(|n| *n = n.wrapping_add(1));
         }
     }));
@@ -228,6 +266,7 @@ impl K8sWatch {
     /// Starts one watcher per kind.
     pub fn start(client: kube::Client) -> Self {
         let (tx, rx) = watch::channel(0u64);
+        let failures = Failures::default();
         let mut tasks = Vec::new();
         let c = client;
         K8sWatch {
@@ -235,6 +274,7 @@ impl K8sWatch {
                 Api::<Pod>::all(c.clone()),
                 strip_pod,
                 tx.clone(),
+                &failures,
                 &mut tasks,
             ),
             nodes: spawn(
@@ -249,12 +289,14 @@ impl K8sWatch {
                     }
                 },
                 tx.clone(),
+                &failures,
                 &mut tasks,
             ),
             namespaces: spawn(
                 Api::<Namespace>::all(c.clone()),
                 |n: &mut Namespace| strip_meta(&mut n.metadata),
                 tx.clone(),
+                &failures,
                 &mut tasks,
             ),
             deployments: spawn(
@@ -266,6 +308,7 @@ impl K8sWatch {
                     }
                 },
                 tx.clone(),
+                &failures,
                 &mut tasks,
             ),
             statefulsets: spawn(
@@ -278,6 +321,7 @@ impl K8sWatch {
                     }
                 },
                 tx.clone(),
+                &failures,
                 &mut tasks,
             ),
             daemonsets: spawn(
@@ -289,6 +333,7 @@ impl K8sWatch {
                     }
                 },
                 tx.clone(),
+                &failures,
                 &mut tasks,
             ),
             replicasets: spawn(
@@ -300,20 +345,24 @@ impl K8sWatch {
                     }
                 },
                 tx.clone(),
+                &failures,
                 &mut tasks,
             ),
             services: spawn(
                 Api::<Service>::all(c),
                 |s: &mut Service| strip_meta(&mut s.metadata),
                 tx,
+                &failures,
                 &mut tasks,
             ),
             changes: rx,
+            failures,
             tasks,
         }
     }
 
-    /// Waits until every store holds its initial listing.
+    /// Waits until every store holds its initial listing. Gives up early, with the API's own
+    /// error, when a listing has kept failing for a few seconds.
     pub async fn ready(&self, limit: Duration) -> Result<(), TopologyError> {
         let all = async {
             let _ = self.pods.wait_until_ready().await;
@@ -325,9 +374,27 @@ impl K8sWatch {
             let _ = self.replicasets.wait_until_ready().await;
             let _ = self.services.wait_until_ready().await;
         };
-        tokio::time::timeout(limit, all)
-            .await
-            .map_err(|_| TopologyError::Timeout(humantime::format_duration(limit).to_string()))
+        let failing = async {
+            loop {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some((kind, (_, message))) = f
+                    .iter()
+                    .find(|(_, (since, _))| since.elapsed() >= FAILING_FOR)
+                {
+                    return TopologyError::Failing {
+                        kind,
+                        message: message.clone(),
+                    };
+                }
+            }
+        };
+        let timeout = tokio::time::sleep(limit);
+        tokio::select! {
+            _ = all => Ok(()),
+            e = failing => Err(e),
+            _ = timeout => Err(TopologyError::Timeout(humantime::format_duration(limit).to_string())),
+        }
     }
 
     /// A counter that moves whenever any store changes (for redraws; latest wins).

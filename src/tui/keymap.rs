@@ -103,11 +103,16 @@ impl KeyChord {
                 let mut chars = rest.chars();
                 match (chars.next(), chars.next()) {
                     (Some(c), None) => {
-                        if mods.contains(KeyModifiers::SHIFT) && c.is_ascii_alphabetic() {
+                        // As `from_event` folds them: Ctrl wins over Shift for letters, so
+                        // `ctrl-shift-g` is Ctrl-G (and is refused as the emergency stop).
+                        if mods.contains(KeyModifiers::CONTROL) {
+                            if c.is_ascii_alphabetic() {
+                                mods.remove(KeyModifiers::SHIFT);
+                            }
+                            KeyCode::Char(c.to_ascii_lowercase())
+                        } else if mods.contains(KeyModifiers::SHIFT) && c.is_ascii_alphabetic() {
                             mods.remove(KeyModifiers::SHIFT);
                             KeyCode::Char(c.to_ascii_uppercase())
-                        } else if mods.contains(KeyModifiers::CONTROL) {
-                            KeyCode::Char(c.to_ascii_lowercase())
                         } else {
                             KeyCode::Char(c)
                         }
@@ -376,5 +381,22 @@ mod tests {
         assert_eq!(h[0].0, "Ctrl-G");
         assert_eq!(h.len(), Action::ALL.len() + 1);
         assert!(h.iter().any(|(k, n, _)| n == "rollback" && k == "r"));
+    }
+
+    #[test]
+    fn ctrl_shift_letter_is_the_ctrl_letter_and_cannot_take_the_emergency_stop() {
+        // Found by tests/fuzz_config.rs: `ctrl-shift-g` parsed to Ctrl+'G', a chord no key event
+        // ever makes, shown in the help as "Ctrl-G" next to the emergency stop.
+        assert_eq!(KeyChord::parse("ctrl-shift-g"), Ok(EMERGENCY));
+        assert_eq!(
+            KeyChord::parse("Shift-Ctrl-X"),
+            KeyChord::parse("ctrl-x"),
+            "Ctrl wins over Shift for letters"
+        );
+        let mut over = BTreeMap::new();
+        over.insert("quit".to_string(), vec!["ctrl-shift-g".to_string()]);
+        let (km, errors) = Keymap::with_overrides(&over);
+        assert!(errors.iter().any(|e| e.contains("reserved")), "{errors:?}");
+        assert_eq!(km.action(&EMERGENCY), None);
     }
 }

@@ -256,7 +256,9 @@ pub enum AwsError {
         message: String,
     },
     /// A response without what the call promised.
-    #[error("{op}: the response lacks {what}; the endpoint may not be AWS-compatible")]
+    #[error(
+        "{op}: the response lacks {what}; the endpoint may not be AWS-compatible (check --aws-endpoint-url / AWS_ENDPOINT_URL and --region)"
+    )]
     Malformed {
         /// The API call.
         op: String,
@@ -322,7 +324,14 @@ where
         }
         _ => {}
     }
-    let code = e.code().unwrap_or("Unknown").to_string();
+    // No error code: the SDK could not read the answer at all (malformed or truncated XML, an
+    // HTML page, an empty body), so the endpoint is the suspect, not the call.
+    let Some(code) = e.code().map(str::to_string) else {
+        return AwsError::Malformed {
+            op,
+            what: format!("a readable AWS answer ({})", chain(&e)),
+        };
+    };
     let message = e.message().map(str::to_string).unwrap_or_else(|| chain(&e));
     classify_code(op, code, message)
 }

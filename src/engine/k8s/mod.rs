@@ -28,7 +28,7 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum K8sError {
     /// An API call failed.
-    #[error("Kubernetes API {what} failed: {source}")]
+    #[error("Kubernetes API {what} failed: {source}{}", advice(.source))]
     Api {
         /// The operation.
         what: &'static str,
@@ -38,6 +38,26 @@ pub enum K8sError {
     /// Anything else.
     #[error("{0}")]
     Other(String),
+}
+
+/// What to check, for the failures that mean the cluster in the kubeconfig is not reachable or
+/// not a Kubernetes API server at all (an HTML page, a truncated or wrong-shaped answer).
+fn advice(e: &kube::Error) -> &'static str {
+    match e {
+        kube::Error::SerdeError(_) => {
+            "; the server did not answer like a Kubernetes API server: check the cluster's server in the kubeconfig (--kubeconfig, --context)"
+        }
+        kube::Error::Service(_) | kube::Error::HyperError(_) => {
+            "; the API server is unreachable: check the cluster's server in the kubeconfig (--kubeconfig, --context) and the network"
+        }
+        kube::Error::Api(s) if s.code >= 500 => {
+            "; the API server failed internally: retry later, or check the cluster's health and the server in the kubeconfig (--kubeconfig, --context)"
+        }
+        kube::Error::Api(s) if s.code == 401 || s.code == 403 => {
+            "; check the credentials and permissions of the kube context (--kubeconfig, --context)"
+        }
+        _ => "",
+    }
 }
 
 impl K8sError {

@@ -115,21 +115,36 @@ pub fn tag_spec(p: &Params, resource_type: &str) -> Tags {
     out
 }
 
-/// A `*`/`?` glob as EC2 filters accept.
+/// A `*`/`?` glob as EC2 filters accept. Linear backtracking to the last `*` (at most
+/// pattern × value steps): patterns come from requests, and a recursive matcher takes
+/// exponential time on `***...x`.
 pub fn glob(pattern: &str, s: &str) -> bool {
-    fn go(p: &[char], s: &[char]) -> bool {
-        match (p.first(), s.first()) {
-            (None, None) => true,
-            (Some('*'), _) => go(&p[1..], s) || (!s.is_empty() && go(p, &s[1..])),
-            (Some('?'), Some(_)) => go(&p[1..], &s[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &s[1..]),
-            _ => false,
-        }
-    }
     let p: Vec<char> = pattern.chars().collect();
     let s: Vec<char> = s.chars().collect();
-    // Bounded: patterns come from requests; refuse absurd ones rather than recurse for long.
-    p.len() <= 256 && s.len() <= 1024 && go(&p, &s)
+    // Refuse absurd patterns rather than spend time on them.
+    if p.len() > 256 || s.len() > 1024 {
+        return false;
+    }
+    let (mut pi, mut si) = (0, 0);
+    // Where the last `*` was, and the first character of `s` it has not yet swallowed.
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == s[si]) {
+            pi += 1;
+            si += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, si));
+            pi += 1;
+        } else if let Some((sp, ss)) = star {
+            // Let the last `*` swallow one more character and retry after it.
+            star = Some((sp, ss + 1));
+            pi = sp + 1;
+            si = ss + 1;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
 }
 
 /// Whether a resource passes every filter. `field` answers the values of a filter name, or
@@ -188,5 +203,34 @@ mod tests {
         );
         assert!(glob("chaosduck:*", "chaosduck:x"));
         assert!(!glob("a?c", "ac"));
+    }
+
+    #[test]
+    fn globs_match_like_ec2_and_take_linear_time() {
+        for (p, s, m) in [
+            ("*", "", true),
+            ("", "", true),
+            ("", "a", false),
+            ("a*", "a", true),
+            ("*a", "ba", true),
+            ("*a", "ab", false),
+            ("a*b*c", "aXbYc", true),
+            ("a*b*c", "aXbY", false),
+            ("?", "한", true),
+            ("*web*", "shop-web-1", true),
+            ("i-*", "i-0123", true),
+            ("**a**", "bab", true),
+            ("a?c*", "abcdef", true),
+        ] {
+            assert_eq!(glob(p, s), m, "glob({p:?}, {s:?})");
+        }
+        // Found by tests/fuzz_sandbox.rs: `Filter.1.Value.1=*****...x` hung the sandbox (the
+        // recursive matcher took exponential time while holding the account lock).
+        let start = std::time::Instant::now();
+        let stars = format!("{}x", "*".repeat(255));
+        assert!(!glob(&stars, &"a".repeat(1024)));
+        assert!(!glob(&format!("{}b", "*a".repeat(127)), &"a".repeat(1000)));
+        assert!(glob(&"*a".repeat(128), &"a".repeat(1000)));
+        assert!(start.elapsed() < std::time::Duration::from_secs(2));
     }
 }
