@@ -536,6 +536,8 @@ fn form_to_preview_to_confirmation_to_run() {
         doc: doc.clone(),
         source: None,
         preview: Box::new(preview),
+        review: None,
+        notes: vec![],
     })));
     insta::assert_snapshot!("flow_3_preview", text(&draw(&a)));
     assert!(
@@ -578,6 +580,8 @@ fn a_protected_namespace_must_be_typed() {
                 message: "namespace kube-system is protected (kube-*); confirm by typing it".into(),
             }],
         }),
+        review: None,
+        notes: vec![],
     })));
     a.update(key(KeyCode::Enter));
     insta::assert_snapshot!("protected_confirm", text(&draw(&a)));
@@ -621,6 +625,8 @@ fn a_guardrail_refusal_cannot_be_confirmed_and_read_only_runs_nothing() {
                     message: "2 of 2 eligible affected, limit 1".into(),
                 }],
             }),
+            review: None,
+            notes: vec![],
         })));
         assert!(a.update(key(KeyCode::Enter)).is_empty());
         assert!(a.update(ch('y')).is_empty());

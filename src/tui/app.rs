@@ -417,8 +417,11 @@ impl App {
                     return fx; // cancelled while planning
                 }
                 self.modal = match res {
-                    Ok(ready) => Some(Modal::Preview {
-                        ready: Box::new(ready),
+                    Ok(mut ready) => Some(Modal::Preview {
+                        ready: {
+                            self.review_preview(&mut ready);
+                            Box::new(ready)
+                        },
                         scroll: 0,
                     }),
                     Err(e) => {
@@ -1216,6 +1219,50 @@ impl App {
             _ => None,
         });
         selected.or_else(|| self.namespace.clone())
+    }
+
+    /// Adds the offline steady-state review of the planned pods and, when the document has no
+    /// hypothesis, one written from the topology around them.
+    fn review_preview(&self, ready: &mut PreviewReady) {
+        use crate::ai::{hypothesis, review};
+        let crate::domain::Target::Pods(t) = &ready.doc.spec.target else {
+            return;
+        };
+        let Some(topo) = &self.k8s else { return };
+        let pods: Vec<String> = ready
+            .preview
+            .plan
+            .targets
+            .iter()
+            .filter(|r| r.kind == "pod")
+            .map(|r| {
+                r.name
+                    .split_once('/')
+                    .map_or(r.name.clone(), |(_, n)| n.to_string())
+            })
+            .collect();
+        let ctx = review::context_from_topology(topo, &t.namespace, &pods);
+        ready.review = Some(review::offline(&ready.doc, &ctx, &[]));
+        if ready
+            .doc
+            .spec
+            .hypothesis
+            .as_deref()
+            .is_none_or(|h| h.trim().is_empty())
+        {
+            let spec = &ready.doc.spec;
+            let h = hypothesis::with_surroundings(
+                ready.doc.fault_kind(),
+                &spec.target,
+                &spec.fault,
+                spec.duration,
+                &hypothesis::Surroundings::from_context(&ctx),
+            );
+            ready.doc.spec.hypothesis = Some(h);
+            ready
+                .notes
+                .push("hypothesis written by the offline engine from the topology around the targets (e to edit)".into());
+        }
     }
 
     fn rebuild_tree(&mut self) {

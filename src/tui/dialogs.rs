@@ -240,6 +240,35 @@ pub fn render(app: &App, f: &mut Frame, body: Rect) {
                     t.warning(),
                 )));
             }
+            if let Some(h) = &ready.doc.spec.hypothesis {
+                lines.push(Line::from(vec![
+                    Span::styled("hypothesis: ", t.primary()),
+                    Span::styled(h.clone(), t.text()),
+                ]));
+            }
+            for n in &ready.notes {
+                lines.push(Line::from(Span::styled(format!("  note: {n}"), t.muted())));
+            }
+            if let Some(r) = &ready.review {
+                lines.push(Line::from(vec![
+                    Span::styled("steady-state review [offline]: ", t.primary()),
+                    Span::styled(
+                        r.summary.clone(),
+                        if r.proceed { t.text() } else { t.failure() },
+                    ),
+                ]));
+                for fnd in &r.findings {
+                    let style = match fnd.severity {
+                        crate::ai::review::FindingSeverity::Critical => t.failure(),
+                        crate::ai::review::FindingSeverity::Warning => t.warning(),
+                        crate::ai::review::FindingSeverity::Info => t.muted(),
+                    };
+                    lines.push(Line::from(vec![
+                        Span::styled(format!("  {:<8} ", fnd.severity), style),
+                        Span::styled(format!("{}: {}", fnd.subject, fnd.message), t.text()),
+                    ]));
+                }
+            }
             lines.push(Line::from(Span::styled("guardrails:", t.primary())));
             for g in &p.guardrails {
                 lines.push(Line::from(vec![
@@ -273,7 +302,12 @@ pub fn render(app: &App, f: &mut Frame, body: Rect) {
             };
             let [body_r, foot] =
                 Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(inner);
-            f.render_widget(Paragraph::new(lines).scroll((*scroll, 0)), body_r);
+            f.render_widget(
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: false })
+                    .scroll((*scroll, 0)),
+                body_r,
+            );
             f.render_widget(Paragraph::new(action), foot);
         }
         Modal::Confirm {

@@ -114,6 +114,8 @@ impl Driver {
                             doc,
                             source,
                             preview: Box::new(p),
+                            review: None,
+                            notes: Vec::new(),
                         })
                         .map_err(|e| e.to_string());
                     let _ = d.tx.send(Msg::Preview(r)).await;

@@ -36,6 +36,11 @@ pub struct PreviewReady {
     pub source: Option<String>,
     /// Plan and guardrail verdicts.
     pub preview: Box<Preview>,
+    /// The offline engine's steady-state review of the targets (filled in by the app from the
+    /// topology it holds).
+    pub review: Option<crate::ai::review::Review>,
+    /// What the app added to the document (e.g. a hypothesis from the topology).
+    pub notes: Vec<String>,
 }
 
 /// What the natural-language engine made of a sentence.
