@@ -893,3 +893,43 @@ fn tiny_and_odd_terminals_render_every_modal_without_panicking() {
         }
     }
 }
+
+#[test]
+fn suggestions_open_as_editable_experiments() {
+    let mut a = app(200, 50, Status::Completed);
+    a.update(ch('1'));
+    let i = a.rows.iter().position(|r| r.label == "shop").unwrap();
+    a.topo_sel = i;
+    assert_eq!(
+        a.update(ch('s')),
+        vec![Effect::Suggest(Some("shop".into()))]
+    );
+    assert!(text(&draw(&a)).contains("asking the engine"));
+    let yaml = std::fs::read_to_string("experiments/network-loss.yaml").unwrap();
+    a.update(Msg::Suggestions(chaosduck::tui::msg::SuggestionList {
+        engine: "offline".into(),
+        items: vec![
+            (
+                "network_loss not tried on app=checkout yet".into(),
+                yaml.clone(),
+            ),
+            ("cpu_stress not tried yet".into(), yaml),
+        ],
+        trends: vec!["shop: 1 experiment(s), mean 85".into()],
+    }));
+    insta::assert_snapshot!("suggestions_200x50", text(&draw(&a)));
+    a.update(key(KeyCode::Down));
+    a.update(key(KeyCode::Enter));
+    let Some(Modal::Editor { note, .. }) = &a.modal else {
+        panic!("no editor")
+    };
+    assert!(
+        note.as_deref()
+            .unwrap()
+            .contains("cpu_stress not tried yet")
+    );
+    assert!(matches!(
+        a.update(key(KeyCode::F(5)))[..],
+        [Effect::Preview { .. }]
+    ));
+}

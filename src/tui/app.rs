@@ -4,7 +4,7 @@
 use super::form::FormState;
 use super::keymap::{Action, EMERGENCY, KeyChord, Keymap};
 use super::layout;
-use super::msg::{Detail, Effect, Msg, NlOutcome, PreviewReady};
+use super::msg::{Detail, Effect, Msg, NlOutcome, PreviewReady, SuggestionList};
 use super::theme::{Theme, Tier};
 use super::tree::{self, Node, Row, TargetHint};
 use crate::domain::{Phase, Status, parse_experiment};
@@ -128,6 +128,13 @@ pub enum Modal {
     },
     /// Quit with active faults.
     QuitConfirm,
+    /// Suggested experiments (None while the engine works).
+    Suggestions {
+        /// The list.
+        list: Option<SuggestionList>,
+        /// The selected one.
+        sel: usize,
+    },
 }
 
 /// An emergency stop in progress.
@@ -528,6 +535,13 @@ impl App {
             }
             Msg::Toast(t) => self.toast(t),
             Msg::ShutdownDone => self.should_exit = true,
+            Msg::Suggestions(list) => {
+                if let Some(Modal::Suggestions { list: l, .. }) = &mut self.modal {
+                    *l = Some(list);
+                } else {
+                    self.dirty = false;
+                }
+            }
         }
         fx
     }
@@ -690,6 +704,19 @@ impl App {
                     self.toast(format!("rolling back {}", e.name));
                     fx.push(Effect::Rollback(id));
                 }
+            }
+            Action::Suggest => {
+                let ns = self
+                    .selected_row()
+                    .and_then(|r| match &r.target {
+                        TargetHint::Namespace(ns)
+                        | TargetHint::Workload { ns, .. }
+                        | TargetHint::Pod { ns, .. } => Some(ns.clone()),
+                        _ => None,
+                    })
+                    .or_else(|| self.namespace.clone());
+                self.modal = Some(Modal::Suggestions { list: None, sel: 0 });
+                fx.push(Effect::Suggest(ns));
             }
             Action::Analyze => {
                 if let Some(e) = self.selected_experiment() {
@@ -922,6 +949,34 @@ impl App {
                         _ => {}
                     }
                     Some(Modal::Form(f))
+                }
+            }
+            Modal::Suggestions { list, mut sel } => {
+                let n = list.as_ref().map_or(0, |l| l.items.len());
+                if esc {
+                    None
+                } else if enter {
+                    match list.as_ref().and_then(|l| l.items.get(sel)) {
+                        Some((why, yaml)) => Some(Modal::Editor {
+                            text: TextArea::from(yaml.lines()),
+                            source: None,
+                            errors: vec![],
+                            note: Some(format!(
+                                "[{}] {why} — F5/Ctrl-T for the dry run",
+                                list.as_ref().map_or("", |l| l.engine.as_str())
+                            )),
+                        }),
+                        None => Some(Modal::Suggestions { list, sel }),
+                    }
+                } else {
+                    match chord.code {
+                        KeyCode::Up | KeyCode::Char('k') => sel = sel.saturating_sub(1),
+                        KeyCode::Down | KeyCode::Char('j') => {
+                            sel = (sel + 1).min(n.saturating_sub(1))
+                        }
+                        _ => {}
+                    }
+                    Some(Modal::Suggestions { list, sel })
                 }
             }
             Modal::Picker { files, mut sel } => {

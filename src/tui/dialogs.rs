@@ -179,6 +179,51 @@ pub fn render(app: &App, f: &mut Frame, body: Rect) {
             };
             f.render_widget(Paragraph::new(lines), inner);
         }
+        Modal::Suggestions { list, sel } => {
+            let area = centered(body, 110, body.height.saturating_sub(2));
+            let title = match list {
+                Some(l) => format!(" Suggestions · by {} · Enter edit · Esc ", l.engine),
+                None => " Suggestions ".to_string(),
+            };
+            let inner = shell(f, area, title, app);
+            let mut lines = Vec::new();
+            match list {
+                None => lines.push(Line::from(Span::styled("asking the engine…", t.muted()))),
+                Some(l) => {
+                    if !l.trends.is_empty() {
+                        lines.push(Line::from(Span::styled(
+                            "resilience trend (documented score):",
+                            t.primary(),
+                        )));
+                        for tr in &l.trends {
+                            lines.push(Line::from(Span::styled(format!("  {tr}"), t.text())));
+                        }
+                    }
+                    if l.items.is_empty() {
+                        lines.push(Line::from(Span::styled(
+                            "nothing to suggest here: every fault kind was tried",
+                            t.muted(),
+                        )));
+                    }
+                    for (i, (why, yaml)) in l.items.iter().enumerate() {
+                        let s = i == *sel;
+                        let name = yaml
+                            .lines()
+                            .find_map(|x| x.trim().strip_prefix("name: "))
+                            .unwrap_or("experiment");
+                        lines.push(Line::from(vec![
+                            Span::styled(if s { "▶ " } else { "  " }, t.primary()),
+                            Span::styled(
+                                name.to_string(),
+                                if s { t.selected() } else { t.primary() },
+                            ),
+                        ]));
+                        lines.push(Line::from(Span::styled(format!("    {why}"), t.muted())));
+                    }
+                }
+            }
+            f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+        }
         Modal::Planning(what) => {
             let area = centered(body, 60, 3);
             let inner = shell(f, area, " Working ", app);

@@ -198,6 +198,9 @@ impl Driver {
             Effect::Analyze(id) => {
                 tokio::spawn(async move { d.analyze(id).await });
             }
+            Effect::Suggest(ns) => {
+                tokio::spawn(async move { d.suggest(ns).await });
+            }
             Effect::Nl(text) => {
                 tokio::spawn(async move { d.nl(text).await });
             }
@@ -339,6 +342,47 @@ impl Driver {
             tracing::warn!(error = %e, "analysis not stored");
         }
         let _ = self.tx.send(Msg::AiDone { id, analysis: rec }).await;
+    }
+
+    async fn suggest(&self, ns: Option<String>) {
+        let s = self.store.clone();
+        let recs = tokio::task::spawn_blocking(move || s.experiments())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        let engine = self.engine();
+        let a = assistant::suggestions(&engine, &recs, ns.as_deref(), &self.config).await;
+        let mut label = a.engine.clone();
+        if let Some(n) = &a.note {
+            label.push_str(&format!(" ({n})"));
+        }
+        let list = super::msg::SuggestionList {
+            engine: label,
+            items: a
+                .result
+                .items
+                .iter()
+                .map(|(why, v)| (why.clone(), v.yaml.clone()))
+                .collect(),
+            trends: a
+                .result
+                .trends
+                .iter()
+                .map(|t| {
+                    format!(
+                        "{}: {} experiment(s), mean {}{}",
+                        t.scope,
+                        t.points.len(),
+                        t.mean.map_or("-".into(), |m| format!("{m:.0}")),
+                        t.change
+                            .map(|c| format!(", change {c:+.0} (newer half vs older half)"))
+                            .unwrap_or_default()
+                    )
+                })
+                .collect(),
+        };
+        let _ = self.tx.send(Msg::Suggestions(list)).await;
     }
 
     async fn nl(&self, text: String) {

@@ -204,6 +204,7 @@ actions! {
     Rerun => "rerun", "Run the selected experiment again (dry run first)", ["R"];
     Rollback => "rollback", "Roll back the selected experiment now", ["r"];
     Analyze => "analyze", "AI analysis of the selected experiment", ["a"];
+    Suggest => "suggest", "Experiments worth running here, with the resilience trend", ["s"];
     TopologySource => "topology_source", "Switch the topology between Kubernetes and AWS", ["t"];
     Pane1 => "pane_topology", "Show the topology", ["1"];
     Pane2 => "pane_experiments", "Show the experiments", ["2"];

@@ -135,6 +135,19 @@ pub enum Msg {
     Toast(String),
     /// A shutdown's rollback is complete: exit now.
     ShutdownDone,
+    /// Suggested experiments.
+    Suggestions(SuggestionList),
+}
+
+/// Suggested experiments, vetted, with the resilience trend they come from.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SuggestionList {
+    /// Which engine answered (and why, for the offline engine).
+    pub engine: String,
+    /// (why, YAML) of each vetted suggestion.
+    pub items: Vec<(String, String)>,
+    /// One line per namespace: experiments, mean score, change.
+    pub trends: Vec<String>,
 }
 
 /// Something the driver does for the UI.
@@ -176,6 +189,8 @@ pub enum Effect {
     LoadFile(PathBuf),
     /// Roll back everything, then exit.
     Shutdown(String),
+    /// Suggest experiments for a namespace (all when none).
+    Suggest(Option<String>),
 }
 
 impl Effect {
