@@ -260,11 +260,38 @@ pub fn plan_of(
     }
 }
 
-/// The short experiment id used in names (`chaosduck-<8 chars>-...`).
+/// The short experiment id used in names (`chaosduck-<8 chars>-...`): the last 8
+/// alphanumerics. Not the first: a v7 UUID starts with its timestamp, the same for every run
+/// started within about a minute, so two runs would name their injectors (and partition
+/// labels) alike and the second would take the first's exited injector for its own.
 pub fn short_id(id: &str) -> String {
-    id.chars()
-        .filter(char::is_ascii_alphanumeric)
-        .take(8)
+    let alnum: Vec<char> = id.chars().filter(char::is_ascii_alphanumeric).collect();
+    alnum[alnum.len().saturating_sub(8)..]
+        .iter()
         .collect::<String>()
         .to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_id;
+
+    #[test]
+    fn runs_started_within_the_same_minute_get_distinct_short_ids() {
+        // Two v7 ids 1 ms apart share their first 8 characters (the timestamp).
+        let a = "019ac1d2e3f47000800000000000aaaa";
+        let b = "019ac1d2e3f57000800000000000bbbb";
+        assert_ne!(short_id(a), short_id(b));
+        assert_eq!(short_id(a), "0000aaaa");
+        let ids: std::collections::HashSet<String> = (0..200)
+            .map(|_| short_id(&crate::engine::runner::new_id()))
+            .collect();
+        assert_eq!(ids.len(), 200, "short ids of back-to-back runs collide");
+    }
+
+    #[test]
+    fn short_ids_are_lowercase_alphanumerics_even_for_short_ids() {
+        assert_eq!(short_id("Exp-1"), "exp1");
+        assert_eq!(short_id("run-ABCDEF-123456"), "ef123456");
+    }
 }
