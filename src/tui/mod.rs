@@ -9,6 +9,7 @@ pub mod dialogs;
 pub mod driver;
 pub mod form;
 pub mod form_view;
+pub mod input;
 pub mod keymap;
 pub mod layout;
 pub mod msg;
@@ -20,8 +21,6 @@ pub mod ui;
 use crate::cli::{Cli, Exit};
 use crate::engine::events::{EventSink, RunEvent};
 use app::App;
-use crossterm::event::{Event, EventStream};
-use futures::StreamExt;
 use msg::Msg;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
@@ -106,31 +105,6 @@ impl Drop for TermGuard {
     fn drop(&mut self) {
         restore_terminal();
     }
-}
-
-fn spawn_input(tx: mpsc::Sender<Msg>) {
-    tokio::spawn(async move {
-        let mut events = EventStream::new();
-        loop {
-            let m = match events.next().await {
-                Some(Ok(Event::Key(k))) => Msg::Key(k),
-                Some(Ok(Event::Paste(s))) => Msg::Paste(s),
-                Some(Ok(Event::Resize(w, h))) => Msg::Resize(w, h),
-                Some(Ok(_)) => continue,
-                Some(Err(e)) => {
-                    let _ = tx.send(Msg::InputLost(e.to_string())).await;
-                    return;
-                }
-                None => {
-                    let _ = tx.send(Msg::InputLost("end of input".into())).await;
-                    return;
-                }
-            };
-            if tx.send(m).await.is_err() {
-                return;
-            }
-        }
-    });
 }
 
 fn spawn_signals(tx: mpsc::Sender<Msg>) {
@@ -370,7 +344,8 @@ pub async fn run(mut cli: Cli) -> Exit {
     if let Ok(s) = term.terminal.size() {
         app.size = (s.width, s.height);
     }
-    spawn_input(tx.clone());
+    input::spawn_input(tx.clone());
+    input::spawn_resize(tx.clone());
     spawn_signals(tx.clone());
     spawn_ticks(tx.clone());
     spawn_events(ev_rx, tx.clone(), drv.clone());
@@ -451,15 +426,22 @@ pub async fn run(mut cli: Cli) -> Exit {
     }
     if crashed {
         drop(term);
-        eprintln!(
+        // Not eprintln!: it panics when the terminal is gone (stderr is often that terminal).
+        let _ = writeln!(
+            std::io::stderr(),
             "chaosduck: the dashboard hit an internal error (see the log); every fault was rolled back before exit"
         );
         return Exit::Failed;
     }
-    if !app.terminal_lost {
-        let _ = term.draw(&app);
+    let gone = app.terminal_lost || term.draw(&app).is_err();
+    if gone {
+        // ratatui's Terminal shows the cursor when dropped and reports a failure with
+        // eprintln!, which panics when stderr is the terminal that went away.
+        restore_terminal();
+        std::mem::forget(term);
+    } else {
+        drop(term);
     }
-    drop(term);
     if let Some(s) = server {
         s.abort();
         let _ = std::fs::remove_file(&sock);
@@ -467,7 +449,10 @@ pub async fn run(mut cli: Cli) -> Exit {
     // A stop from another shell may be finishing: let it answer first.
     drop(sup.control_lock().lock().await);
     if let Some(why) = &app.quitting {
-        eprintln!("chaosduck: {why}: every fault was rolled back before exit");
+        let _ = writeln!(
+            std::io::stderr(),
+            "chaosduck: {why}: every fault was rolled back before exit"
+        );
     }
     if let Some(ctx) = app.switch_to.take() {
         drop(env);

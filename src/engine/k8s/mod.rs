@@ -322,11 +322,21 @@ mod tests {
     use super::short_id;
 
     #[test]
-    fn short_ids_of_experiments_started_together_differ() {
-        let a = crate::engine::runner::new_id();
-        let b = crate::engine::runner::new_id();
-        assert_ne!(short_id(&a), short_id(&b));
-        assert_eq!(short_id(&a).len(), 8);
+    fn runs_started_within_the_same_minute_get_distinct_short_ids() {
+        // Two v7 ids 1 ms apart share their first 8 characters (the timestamp).
+        let a = "019ac1d2e3f47000800000000000aaaa";
+        let b = "019ac1d2e3f57000800000000000bbbb";
+        assert_ne!(short_id(a), short_id(b));
+        assert_eq!(short_id(a), "0000aaaa");
+        let ids: std::collections::HashSet<String> = (0..200)
+            .map(|_| short_id(&crate::engine::runner::new_id()))
+            .collect();
+        assert_eq!(ids.len(), 200, "short ids of back-to-back runs collide");
+    }
+
+    #[test]
+    fn short_ids_are_lowercase_alphanumerics_even_for_short_ids() {
         assert_eq!(short_id("Exp-1"), "exp1");
+        assert_eq!(short_id("run-ABCDEF-123456"), "ef123456");
     }
 }
