@@ -250,6 +250,9 @@ pub enum SandboxCommand {
     /// Serve the simulated Kubernetes API on 127.0.0.1 until stopped (SIGINT/SIGTERM), for
     /// kubectl, another chaosduck process (`--kubeconfig FILE`) and crash tests.
     Serve(crate::sandbox::SandboxServeArgs),
+    /// A faulty HTTP proxy on 127.0.0.1 in front of the sandbox, its AWS account or moto: a share
+    /// of requests gets a 500/503, a slow answer, a held connection or a cut one (for campaigns).
+    Proxy(crate::sandbox::faulty_proxy::ProxyArgs),
 }
 
 /// Everything a command needs once the store is open.
@@ -438,6 +441,12 @@ pub async fn dispatch(cli: Cli) -> Exit {
         Command::Sandbox {
             command: SandboxCommand::Serve(args),
         } => match crate::sandbox::serve(args.clone()).await {
+            Ok(()) => Exit::Ok,
+            Err(e) => fail(Exit::Environment, e),
+        },
+        Command::Sandbox {
+            command: SandboxCommand::Proxy(args),
+        } => match crate::sandbox::faulty_proxy::serve(args.clone()).await {
             Ok(()) => Exit::Ok,
             Err(e) => fail(Exit::Environment, e),
         },
