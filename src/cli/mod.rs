@@ -309,11 +309,15 @@ impl Cli {
                     )
                 })?;
             let mut kc = sb.kube_config();
-            let c = client::from_config(&mut kc, Some("chaosduck-sandbox"))
-                .map_err(|err| fail(Exit::Environment, err))?;
+            let c = client::from_config(
+                &mut kc,
+                Some("chaosduck-sandbox"),
+                config.kubernetes.request_timeout.get(),
+            )
+            .map_err(|err| fail(Exit::Environment, err))?;
             let scope = format!("sandbox pid {}", std::process::id());
             crate::probe::k8s::set_client(Some(c.client.clone()));
-            let kube = Some((c.client.clone(), c.context.clone()));
+            let kube = Some((c.watch.clone(), c.context.clone()));
             e = e.with(Arc::new(K8sBackend::new(
                 c.client,
                 c.context,
@@ -333,11 +337,17 @@ impl Cli {
             .filter(|p| !p.to_string_lossy().contains(':'));
         let explicit = file.is_some() || self.context.is_some();
         let mut kube = None;
-        match client::connect(file, self.context.as_deref()).await {
+        match client::connect(
+            file,
+            self.context.as_deref(),
+            config.kubernetes.request_timeout.get(),
+        )
+        .await
+        {
             Ok(c) => {
                 let scope = format!("kubernetes {}", c.context);
                 crate::probe::k8s::set_client(Some(c.client.clone()));
-                kube = Some((c.client.clone(), c.context.clone()));
+                kube = Some((c.watch.clone(), c.context.clone()));
                 e = e.with(Arc::new(K8sBackend::new(
                     c.client,
                     c.context,
