@@ -17,79 +17,15 @@
 mod aws_common;
 mod campaign_common;
 
-use aws_common::fixture::{self, Net};
+use aws_common::fixture;
 use aws_common::{Moto, Sdk};
 use campaign_common::{
-    CampHome, Proc, Served, Tally, code, env_num, k8s_clean_within, open_entries, pct_ms,
+    AWS, CampHome, K8S, Proc, Served, System, Tally, aws_spec, code, env_num, open_entries, pct_ms,
     run_bounded, seed, text,
 };
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
-
-const K8S: &[(&str, &str)] = &[
-    (
-        "pod_delete",
-        "  fault: {type: pod_delete}\n  target: {pods: {namespace: shop, selector: app=checkout, count: 1}}\n",
-    ),
-    (
-        "network_latency",
-        "  fault: {type: network_latency, latency: 400ms}\n  target: {pods: {namespace: shop, selector: app=payments}}\n",
-    ),
-    (
-        "network_loss",
-        "  fault: {type: network_loss, percent: 100}\n  target: {pods: {namespace: shop, selector: app=catalog}}\n",
-    ),
-    (
-        "cpu_stress",
-        "  fault: {type: cpu_stress, workers: 1, load: 50}\n  target: {pods: {namespace: shop, selector: app=frontend, count: 1}}\n",
-    ),
-    (
-        "memory_stress",
-        "  fault: {type: memory_stress, size: 64Mi}\n  target: {pods: {namespace: shop, selector: app=catalog, count: 1}}\n",
-    ),
-    (
-        "network_partition",
-        "  fault: {type: network_partition}\n  target: {pods: {namespace: shop, selector: app=redis}}\n",
-    ),
-    (
-        "node_cordon",
-        "  fault: {type: node_cordon, drain: true}\n  target: {nodes: {selector: topology.kubernetes.io/zone=zone-a}}\n",
-    ),
-];
-
-const AWS: &[&str] = &["ec2_stop", "rds_failover", "route_blackhole", "az_outage"];
-
-fn aws_spec(kind: &str, net: &Net) -> String {
-    let (f, t) = match kind {
-        "ec2_stop" => (
-            "{type: ec2_stop}".to_string(),
-            format!("{{instances: {{ids: [{}, {}]}}}}", net.web[0], net.web[1]),
-        ),
-        "route_blackhole" => (
-            "{type: route_blackhole}".to_string(),
-            format!(
-                "{{route: {{routeTable: {}, destinationCidr: 10.1.0.0/16}}}}",
-                net.rtb
-            ),
-        ),
-        "az_outage" => (
-            "{type: az_outage}".to_string(),
-            format!(
-                "{{availabilityZone: {{vpc: {}, zone: us-east-1a}}}}",
-                net.vpc
-            ),
-        ),
-        "rds_failover" => (
-            "{type: rds_failover, failBack: true}".to_string(),
-            "{dbCluster: {id: orders}}".to_string(),
-        ),
-        other => panic!("unknown AWS fault {other}"),
-    };
-    format!(
-        "  fault: {f}\n  target: {t}\n  duration: 1s\n  safety: {{blastRadius: 100%, timeout: 5m}}\n"
-    )
-}
 
 /// Every failpoint for a run with `steps` mutations.
 fn failpoints(steps: usize) -> Vec<String> {
@@ -109,46 +45,6 @@ fn failpoints(steps: usize) -> Vec<String> {
         }
     }
     v
-}
-
-/// What the system under one cell is.
-enum System {
-    K8s(kube::Client),
-    Aws { sdk: Sdk, net: Net, before: String },
-}
-
-impl System {
-    /// What is left now (empty = clean), polled until clean or `limit`.
-    async fn leftovers(&self, limit: Duration) -> Vec<String> {
-        match self {
-            System::K8s(c) => k8s_clean_within(c, limit).await,
-            System::Aws { sdk, net, before } => {
-                let start = Instant::now();
-                loop {
-                    let now = fixture::snapshot(sdk, net).await;
-                    if &now == before {
-                        return Vec::new();
-                    }
-                    if start.elapsed() > limit {
-                        return vec![diff(before, &now)];
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        }
-    }
-}
-
-/// The lines of `now` that differ from `before`.
-fn diff(before: &str, now: &str) -> String {
-    let b: Vec<&str> = before.lines().collect();
-    let changed: Vec<String> = now
-        .lines()
-        .filter(|l| !b.contains(l))
-        .take(12)
-        .map(|l| l.trim().to_string())
-        .collect();
-    format!("AWS state differs from before: {}", changed.join(" | "))
 }
 
 #[derive(Default)]
@@ -338,7 +234,7 @@ async fn campaign(total_kills: usize) {
             let before = fixture::snapshot(&sdk, &net).await;
             cells.push(Cell {
                 name: format!("{kind} ({peer})"),
-                spec: aws_spec(kind, &net),
+                spec: aws_spec(kind, &net, "1s"),
                 home: CampHome::new(None, Some(url)),
                 system: System::Aws {
                     sdk,

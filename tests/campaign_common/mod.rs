@@ -125,6 +125,11 @@ impl Proc {
         self.0.as_ref().map(|c| c.id()).unwrap_or(0)
     }
 
+    /// Takes its piped stdout, to read while it runs.
+    pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.0.as_mut().and_then(|c| c.stdout.take())
+    }
+
     /// Whether it is still running.
     pub fn running(&mut self) -> bool {
         self.0
@@ -216,7 +221,20 @@ pub fn open_entries(db: &Path) -> Result<Vec<String>, String> {
 
 /// Every journal entry in a store, as (state, undo) strings, across experiments.
 pub fn all_entries(db: &Path) -> Result<Vec<(String, String, String)>, String> {
-    let s = chaosduck::store::Store::open(db).map_err(|e| e.to_string())?;
+    if !db.exists() {
+        return Ok(Vec::new());
+    }
+    let mut tries = 0;
+    let s = loop {
+        match chaosduck::store::Store::open(db) {
+            Ok(s) => break s,
+            Err(e) if tries >= 50 => return Err(e.to_string()),
+            Err(_) => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    };
     let mut out = Vec::new();
     for x in s.experiments().map_err(|e| e.to_string())? {
         for e in s.journal(&x.id).map_err(|e| e.to_string())? {
@@ -446,4 +464,115 @@ impl CampHome {
         std::fs::write(&p, body).expect("write experiment");
         p
     }
+}
+
+/// What the system under one cell is.
+pub enum System {
+    K8s(kube::Client),
+    Aws {
+        sdk: crate::aws_common::Sdk,
+        net: crate::aws_common::fixture::Net,
+        before: String,
+    },
+}
+
+impl System {
+    /// What is left now (empty = clean), polled until clean or `limit`.
+    pub async fn leftovers(&self, limit: Duration) -> Vec<String> {
+        match self {
+            System::K8s(c) => k8s_clean_within(c, limit).await,
+            System::Aws { sdk, net, before } => {
+                let start = Instant::now();
+                loop {
+                    let now = crate::aws_common::fixture::snapshot(sdk, net).await;
+                    if &now == before {
+                        return Vec::new();
+                    }
+                    if start.elapsed() > limit {
+                        return vec![diff(before, &now)];
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+}
+
+/// The lines of `now` that differ from `before`.
+pub fn diff(before: &str, now: &str) -> String {
+    let b: Vec<&str> = before.lines().collect();
+    let changed: Vec<String> = now
+        .lines()
+        .filter(|l| !b.contains(l))
+        .take(12)
+        .map(|l| l.trim().to_string())
+        .collect();
+    format!("AWS state differs from before: {}", changed.join(" | "))
+}
+
+/// Every Kubernetes fault kind, with a target in the shop demo.
+pub const K8S: &[(&str, &str)] = &[
+    (
+        "pod_delete",
+        "  fault: {type: pod_delete}\n  target: {pods: {namespace: shop, selector: app=checkout, count: 1}}\n",
+    ),
+    (
+        "network_latency",
+        "  fault: {type: network_latency, latency: 400ms}\n  target: {pods: {namespace: shop, selector: app=payments}}\n",
+    ),
+    (
+        "network_loss",
+        "  fault: {type: network_loss, percent: 100}\n  target: {pods: {namespace: shop, selector: app=catalog}}\n",
+    ),
+    (
+        "cpu_stress",
+        "  fault: {type: cpu_stress, workers: 1, load: 50}\n  target: {pods: {namespace: shop, selector: app=frontend, count: 1}}\n",
+    ),
+    (
+        "memory_stress",
+        "  fault: {type: memory_stress, size: 64Mi}\n  target: {pods: {namespace: shop, selector: app=catalog, count: 1}}\n",
+    ),
+    (
+        "network_partition",
+        "  fault: {type: network_partition}\n  target: {pods: {namespace: shop, selector: app=redis}}\n",
+    ),
+    (
+        "node_cordon",
+        "  fault: {type: node_cordon, drain: true}\n  target: {nodes: {selector: topology.kubernetes.io/zone=zone-a}}\n",
+    ),
+];
+
+/// Every AWS fault kind.
+pub const AWS: &[&str] = &["ec2_stop", "rds_failover", "route_blackhole", "az_outage"];
+
+/// The spec body of an AWS fault against the fixture `net`, held for `duration`.
+pub fn aws_spec(kind: &str, net: &crate::aws_common::fixture::Net, duration: &str) -> String {
+    let (f, t) = match kind {
+        "ec2_stop" => (
+            "{type: ec2_stop}".to_string(),
+            format!("{{instances: {{ids: [{}, {}]}}}}", net.web[0], net.web[1]),
+        ),
+        "route_blackhole" => (
+            "{type: route_blackhole}".to_string(),
+            format!(
+                "{{route: {{routeTable: {}, destinationCidr: 10.1.0.0/16}}}}",
+                net.rtb
+            ),
+        ),
+        "az_outage" => (
+            "{type: az_outage}".to_string(),
+            format!(
+                "{{availabilityZone: {{vpc: {}, zone: us-east-1a}}}}",
+                net.vpc
+            ),
+        ),
+        "rds_failover" => (
+            "{type: rds_failover, failBack: true}".to_string(),
+            "{dbCluster: {id: orders}}".to_string(),
+        ),
+        other => panic!("unknown AWS fault {other}"),
+    };
+    format!(
+        "  fault: {f}\n  target: {t}\n  duration: {duration}\n  safety: {{blastRadius: 100%, timeout: 5m}}\n"
+    )
 }
