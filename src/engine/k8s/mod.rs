@@ -260,11 +260,29 @@ pub fn plan_of(
     }
 }
 
-/// The short experiment id used in names (`chaosduck-<8 chars>-...`).
+/// The short experiment id used in names (`chaosduck-<8 chars>-...`): the id's *last* eight
+/// characters, which are random in a UUIDv7. (The first eight are the top of its millisecond
+/// timestamp and repeat for every experiment started within the same ~65 s, which made a second
+/// run reuse the first one's injector and partition names.)
 pub fn short_id(id: &str) -> String {
-    id.chars()
-        .filter(char::is_ascii_alphanumeric)
-        .take(8)
+    let alnum: Vec<char> = id.chars().filter(char::is_ascii_alphanumeric).collect();
+    alnum[alnum.len().saturating_sub(8)..]
+        .iter()
         .collect::<String>()
         .to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_id;
+
+    #[test]
+    fn short_ids_of_experiments_started_together_differ() {
+        let a = uuid::Uuid::now_v7().simple().to_string();
+        let b = uuid::Uuid::now_v7().simple().to_string();
+        assert_eq!(a[..8], b[..8], "same timestamp prefix");
+        assert_ne!(short_id(&a), short_id(&b));
+        assert_eq!(short_id(&a).len(), 8);
+        assert_eq!(short_id("AB-c"), "abc");
+    }
 }
