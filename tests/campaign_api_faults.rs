@@ -109,7 +109,7 @@ fn run_through(
     window: Window,
     rate: f64,
 ) -> Result<(i32, String), String> {
-    let mut c = cell.home.cmd();
+    let mut c = cmd(cell);
     c.args(["run", file])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
@@ -226,7 +226,7 @@ async fn run_cell(cell: &Cell, rounds: usize, rate: f64) -> CellReport {
         }
         // A later recover without faults closes everything.
         cell.proxy.set_plan(FaultPlan::off());
-        let mut c = cell.home.cmd();
+        let mut c = cmd(cell);
         c.arg("recover");
         let o = tokio::task::spawn_blocking(move || run_bounded(c, Duration::from_secs(300)))
             .await
@@ -443,6 +443,14 @@ async fn campaign(rounds: usize, rate: f64) {
         tot.faults.faults() > 0,
         "the proxy injected nothing: the campaign tested nothing"
     );
+}
+
+/// The binary for a cell, with the campaign's short AWS attempt bound (held connections are
+/// given up after 2 s, as `[kubernetes] request_timeout` does for Kubernetes).
+fn cmd(cell: &Cell) -> std::process::Command {
+    let mut c = cell.home.cmd();
+    c.env("CHAOSDUCK_AWS_ATTEMPT_TIMEOUT", "2s");
+    c
 }
 
 /// Ids of the experiments in a cell's store.
