@@ -181,3 +181,48 @@ async fn the_proxy_refuses_non_loopback_addresses() {
     .await;
     assert!(r.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_proxy_command_serves_faults_and_prints_its_counts_on_sigterm() {
+    use std::io::BufRead;
+    let sb = Sandbox::start(SandboxOptions {
+        apps: false,
+        ..SandboxOptions::fast()
+    })
+    .await
+    .expect("sandbox");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_chaosduck"))
+        .args(["sandbox", "proxy", "--upstream", &sb.base_url()])
+        .args(["--fault-rate", "1", "--faults", "503", "--seed", "3"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn chaosduck sandbox proxy");
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    let read = tokio::task::block_in_place(|| out.read_line(&mut first));
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .map(str::to_string);
+    let status = match &url {
+        Some(u) => reqwest::get(format!("{u}/api/v1/namespaces"))
+            .await
+            .map(|r| r.status().as_u16())
+            .ok(),
+        None => None,
+    };
+    // SAFETY: kill(2) on the child we started.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let mut rest = String::new();
+    let _ = tokio::task::block_in_place(|| std::io::Read::read_to_string(&mut out, &mut rest));
+    let st = tokio::task::block_in_place(|| child.wait()).expect("wait");
+    assert!(read.is_ok() && url.is_some(), "{first}");
+    assert!(first.contains("seed 3"), "{first}");
+    assert_eq!(status, Some(503));
+    assert!(rest.contains("1 × 503"), "{rest}");
+    assert_eq!(st.code(), Some(0));
+    sb.shutdown().await;
+}
