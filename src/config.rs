@@ -86,6 +86,10 @@ pub struct KubernetesConfig {
     /// Longest wait for a target to be verified back (owner ready, injector exited).
     #[serde(default = "default_recovery_timeout")]
     pub recovery_timeout: HumanDuration,
+    /// Longest wait for one API request (a server that holds a connection unanswered fails
+    /// the call after this, and rollback retries it).
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout: HumanDuration,
 }
 
 impl Default for KubernetesConfig {
@@ -94,6 +98,7 @@ impl Default for KubernetesConfig {
             network_injector_image: default_net_image(),
             stress_injector_image: default_stress_image(),
             recovery_timeout: default_recovery_timeout(),
+            request_timeout: default_request_timeout(),
         }
     }
 }
@@ -104,6 +109,10 @@ fn default_net_image() -> String {
 
 fn default_stress_image() -> String {
     "ghcr.io/colinianking/stress-ng:latest".into()
+}
+
+fn default_request_timeout() -> HumanDuration {
+    HumanDuration::from_secs(30)
 }
 
 fn default_recovery_timeout() -> HumanDuration {

@@ -271,6 +271,46 @@ async fn faults_are_visible_while_active_and_gone_after_revert() {
     b.sb.shutdown().await;
 }
 
+/// Regression: injector names came from the first eight characters of the experiment id, the
+/// top of a UUIDv7's timestamp, so a second run within ~65 s reused the first one's name, the
+/// sandbox merged it into the old (exited) container and no fault was injected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn back_to_back_runs_each_add_their_own_injector() {
+    let b = bed().await;
+    let f = b.experiment("twice", &spec(FAULTS[1].1, "500ms", ""));
+    for _ in 0..2 {
+        let o = b
+            .run(&["run", "-o", "json", f.to_str().unwrap()], None)
+            .await;
+        let v: serde_json::Value =
+            serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o)));
+        assert_eq!(v["status"], "completed", "{v}");
+    }
+    let pods: Vec<Pod> =
+        b.sb.pods(Some("shop"))
+            .into_iter()
+            .filter(|p| {
+                p.metadata
+                    .name
+                    .as_deref()
+                    .unwrap_or_default()
+                    .starts_with("payments")
+            })
+            .collect();
+    assert!(!pods.is_empty());
+    for p in pods {
+        let mut names: Vec<String> = p
+            .spec
+            .as_ref()
+            .and_then(|s| s.ephemeral_containers.as_ref())
+            .map(|v| v.iter().map(|c| c.name.clone()).collect())
+            .unwrap_or_default();
+        names.dedup();
+        assert_eq!(names.len(), 2, "one injector per run: {names:?}");
+    }
+    b.sb.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_matrix_every_fault_every_journal_step_recovers_clean() {
     let b = bed().await;

@@ -250,6 +250,9 @@ pub enum SandboxCommand {
     /// Serve the simulated Kubernetes API on 127.0.0.1 until stopped (SIGINT/SIGTERM), for
     /// kubectl, another chaosduck process (`--kubeconfig FILE`) and crash tests.
     Serve(crate::sandbox::SandboxServeArgs),
+    /// A faulty HTTP proxy on 127.0.0.1 in front of the sandbox, its AWS account or moto: a share
+    /// of requests gets a 500/503, a slow answer, a held connection or a cut one (for campaigns).
+    Proxy(crate::sandbox::faulty_proxy::ProxyArgs),
 }
 
 /// Everything a command needs once the store is open.
@@ -306,11 +309,15 @@ impl Cli {
                     )
                 })?;
             let mut kc = sb.kube_config();
-            let c = client::from_config(&mut kc, Some("chaosduck-sandbox"))
-                .map_err(|err| fail(Exit::Environment, err))?;
+            let c = client::from_config(
+                &mut kc,
+                Some("chaosduck-sandbox"),
+                config.kubernetes.request_timeout.get(),
+            )
+            .map_err(|err| fail(Exit::Environment, err))?;
             let scope = format!("sandbox pid {}", std::process::id());
             crate::probe::k8s::set_client(Some(c.client.clone()));
-            let kube = Some((c.client.clone(), c.context.clone()));
+            let kube = Some((c.watch.clone(), c.context.clone()));
             e = e.with(Arc::new(K8sBackend::new(
                 c.client,
                 c.context,
@@ -330,11 +337,17 @@ impl Cli {
             .filter(|p| !p.to_string_lossy().contains(':'));
         let explicit = file.is_some() || self.context.is_some();
         let mut kube = None;
-        match client::connect(file, self.context.as_deref()).await {
+        match client::connect(
+            file,
+            self.context.as_deref(),
+            config.kubernetes.request_timeout.get(),
+        )
+        .await
+        {
             Ok(c) => {
                 let scope = format!("kubernetes {}", c.server);
                 crate::probe::k8s::set_client(Some(c.client.clone()));
-                kube = Some((c.client.clone(), c.context.clone()));
+                kube = Some((c.watch.clone(), c.context.clone()));
                 e = e.with(Arc::new(K8sBackend::new(
                     c.client,
                     c.context,
@@ -438,6 +451,12 @@ pub async fn dispatch(cli: Cli) -> Exit {
         Command::Sandbox {
             command: SandboxCommand::Serve(args),
         } => match crate::sandbox::serve(args.clone()).await {
+            Ok(()) => Exit::Ok,
+            Err(e) => fail(Exit::Environment, e),
+        },
+        Command::Sandbox {
+            command: SandboxCommand::Proxy(args),
+        } => match crate::sandbox::faulty_proxy::serve(args.clone()).await {
             Ok(()) => Exit::Ok,
             Err(e) => fail(Exit::Environment, e),
         },

@@ -40,8 +40,8 @@ async fn several_contexts(cli: &Cli, contexts: &[String], output: OutputFormat) 
         .filter(|p| !p.to_string_lossy().contains(':'));
     let mut watches = Vec::new();
     for ctx in contexts {
-        match client::connect(file, Some(ctx)).await {
-            Ok(c) => watches.push((ctx.clone(), K8sWatch::start(c.client))),
+        match client::connect(file, Some(ctx), client::DEFAULT_REQUEST_TIMEOUT).await {
+            Ok(c) => watches.push((ctx.clone(), K8sWatch::start(c.watch))),
             Err(e) => return fail(Exit::Invalid, e),
         }
     }
@@ -81,19 +81,28 @@ async fn kubernetes(cli: &Cli, output: OutputFormat) -> Exit {
             };
         let mut kc = sb.kube_config();
         sandbox = Some(sb);
-        client::from_config(&mut kc, Some("chaosduck-sandbox"))
+        client::from_config(
+            &mut kc,
+            Some("chaosduck-sandbox"),
+            client::DEFAULT_REQUEST_TIMEOUT,
+        )
     } else {
         let file = cli
             .kubeconfig
             .as_deref()
             .filter(|p| !p.to_string_lossy().contains(':'));
-        client::connect(file, cli.context.as_deref()).await
+        client::connect(
+            file,
+            cli.context.as_deref(),
+            client::DEFAULT_REQUEST_TIMEOUT,
+        )
+        .await
     };
     let c = match connected {
         Ok(c) => c,
         Err(e) => return fail(Exit::Invalid, e),
     };
-    let w = K8sWatch::start(c.client);
+    let w = K8sWatch::start(c.watch);
     if let Err(e) = w.ready(std::time::Duration::from_secs(120)).await {
         return fail(Exit::Environment, e);
     }

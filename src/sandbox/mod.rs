@@ -461,6 +461,9 @@ pub struct SandboxServeArgs {
     /// credentials as shell `export` lines to this file.
     #[arg(long, value_name = "FILE")]
     pub write_aws_env: Option<PathBuf>,
+    /// How long the sandbox AWS account's state changes take (stopping → stopped, failover).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "2s")]
+    pub aws_transition: Duration,
 }
 
 impl SandboxServeArgs {
@@ -490,9 +493,12 @@ pub async fn serve(args: SandboxServeArgs) -> Result<(), SandboxError> {
     }
     let aws_sandbox = match &args.write_aws_env {
         Some(p) => {
-            let a = aws::start(aws::SandboxOptions::default())
-                .await
-                .map_err(|e| SandboxError::Other(format!("the AWS sandbox: {e}")))?;
+            let a = aws::start(aws::SandboxOptions {
+                transition: args.aws_transition,
+                ..aws::SandboxOptions::default()
+            })
+            .await
+            .map_err(|e| SandboxError::Other(format!("the AWS sandbox: {e}")))?;
             a.write_aws_env(p)
                 .map_err(|e| SandboxError::Other(format!("the AWS sandbox: {e}")))?;
             let _ = writeln_stdout(&format!(
@@ -537,3 +543,4 @@ fn writeln_stdout(line: &str) -> std::io::Result<()> {
     out.flush()
 }
 pub mod aws;
+pub mod faulty_proxy;

@@ -115,13 +115,20 @@ impl AwsClients {
     async fn base(&self) -> &aws_config::SdkConfig {
         self.base
             .get_or_init(|| async {
+                // `CHAOSDUCK_AWS_ATTEMPT_TIMEOUT` (e.g. `5s`) shortens the bound of one attempt
+                // (the whole operation gets three), for tests against a faulty endpoint.
+                let attempt = std::env::var("CHAOSDUCK_AWS_ATTEMPT_TIMEOUT")
+                    .ok()
+                    .and_then(|s| humantime::parse_duration(&s).ok())
+                    .filter(|d| !d.is_zero())
+                    .unwrap_or(Duration::from_secs(30));
                 let mut loader = aws_config::defaults(BehaviorVersion::latest())
                     .retry_config(RetryConfig::standard().with_max_attempts(3))
                     .timeout_config(
                         TimeoutConfig::builder()
-                            .connect_timeout(Duration::from_secs(5))
-                            .operation_attempt_timeout(Duration::from_secs(30))
-                            .operation_timeout(Duration::from_secs(90))
+                            .connect_timeout(Duration::from_secs(5).min(attempt))
+                            .operation_attempt_timeout(attempt)
+                            .operation_timeout(attempt * 3)
                             .build(),
                     );
                 if let Some(p) = &self.settings.profile {
