@@ -233,14 +233,13 @@ pub async fn nl(
     }
 }
 
-/// Natural language → experiment by a model; errors are the model's (the caller falls back).
-pub async fn nl_remote(
+/// Sends a prompt that must be answered through its tool; returns the tool's name and input.
+async fn ask_tool(
     client: &dyn LlmClient,
-    text: &str,
+    (system, user, tool): (String, String, super::llm::ToolSpec),
     cfg: &Config,
     events: Option<&mpsc::Sender<StreamEvent>>,
-) -> Result<NlResult, AiError> {
-    let (system, user, tool) = prompt::nl(text, &cfg.guardrails.protected_namespaces);
+) -> Result<(String, serde_json::Value), AiError> {
     let name = tool.name.clone();
     let req = ChatRequest {
         system,
@@ -252,6 +251,57 @@ pub async fn nl_remote(
     let input = resp
         .tool_input
         .ok_or(AiError::NoToolUse { tool: name.clone() })?;
+    Ok((name, input))
+}
+
+/// Reads a tool's input as its schema's type.
+fn tool_value<T: serde::de::DeserializeOwned>(
+    name: &str,
+    input: serde_json::Value,
+) -> Result<T, AiError> {
+    serde_json::from_value(input).map_err(|e| AiError::Schema {
+        tool: name.to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// The model's answer, or the offline engine's when the model failed (said in `note`).
+fn or_offline<T>(
+    engine: &Engine,
+    got: Result<T, AiError>,
+    offline: impl FnOnce() -> T,
+) -> Answer<T> {
+    match got {
+        Ok(r) => Answer {
+            engine: engine.label(),
+            note: None,
+            result: r,
+        },
+        Err(e) => Answer {
+            engine: "offline".into(),
+            note: Some(format!(
+                "{} could not answer ({e}); the offline engine answered",
+                engine.label()
+            )),
+            result: offline(),
+        },
+    }
+}
+
+/// Natural language → experiment by a model; errors are the model's (the caller falls back).
+pub async fn nl_remote(
+    client: &dyn LlmClient,
+    text: &str,
+    cfg: &Config,
+    events: Option<&mpsc::Sender<StreamEvent>>,
+) -> Result<NlResult, AiError> {
+    let (name, input) = ask_tool(
+        client,
+        prompt::nl(text, &cfg.guardrails.protected_namespaces),
+        cfg,
+        events,
+    )
+    .await?;
     let explanation = input
         .get("explanation")
         .and_then(|e| e.as_str())
@@ -341,22 +391,8 @@ pub async fn analyze_remote(
     cfg: &Config,
     events: Option<&mpsc::Sender<StreamEvent>>,
 ) -> Result<AnalysisBody, AiError> {
-    let (system, user, tool) = prompt::analysis(ev);
-    let name = tool.name.clone();
-    let req = ChatRequest {
-        system,
-        user,
-        tool: Some(tool),
-        max_tokens: max_tokens(cfg),
-    };
-    let resp = client.send(&req, events).await?;
-    let input = resp
-        .tool_input
-        .ok_or(AiError::NoToolUse { tool: name.clone() })?;
-    let mut body: AnalysisBody = serde_json::from_value(input).map_err(|e| AiError::Schema {
-        tool: name.clone(),
-        message: e.to_string(),
-    })?;
+    let (name, input) = ask_tool(client, prompt::analysis(ev), cfg, events).await?;
+    let mut body: AnalysisBody = tool_value(&name, input)?;
     body.check().map_err(|m| AiError::Schema {
         tool: name,
         message: m,
@@ -548,45 +584,17 @@ pub async fn review(
         }
         Engine::Remote(c) => c,
     };
-    let (system, user, tool) = prompt::review(doc, context, &samples, &offline);
-    let name = tool.name.clone();
-    let req = ChatRequest {
-        system,
-        user,
-        tool: Some(tool),
-        max_tokens: max_tokens(cfg),
-    };
+    let prompt = prompt::review(doc, context, &samples, &offline);
     let got = async {
-        let resp = client.send(&req, events).await?;
-        let input = resp
-            .tool_input
-            .ok_or(AiError::NoToolUse { tool: name.clone() })?;
-        let parsed: super::review::ReviewToolInput =
-            serde_json::from_value(input).map_err(|e| AiError::Schema {
-                tool: name.clone(),
-                message: e.to_string(),
-            })?;
+        let (name, input) = ask_tool(client.as_ref(), prompt, cfg, events).await?;
+        let parsed: super::review::ReviewToolInput = tool_value(&name, input)?;
         super::review::merge(parsed, &offline).map_err(|m| AiError::Schema {
             tool: name.clone(),
             message: m,
         })
     }
     .await;
-    match got {
-        Ok(r) => Answer {
-            engine: engine.label(),
-            note: None,
-            result: r,
-        },
-        Err(e) => Answer {
-            engine: "offline".into(),
-            note: Some(format!(
-                "{} could not answer ({e}); the offline engine answered",
-                engine.label()
-            )),
-            result: offline,
-        },
-    }
+    or_offline(engine, got, || offline)
 }
 
 /// A hypothesis and why.
@@ -661,24 +669,15 @@ pub async fn hypothesis(
         }
         Engine::Remote(c) => c,
     };
-    let (system, user, tool) = prompt::hypothesis(doc, context);
-    let name = tool.name.clone();
-    let req = ChatRequest {
-        system,
-        user,
-        tool: Some(tool),
-        max_tokens: max_tokens(cfg),
-    };
     let got = async {
-        let resp = client.send(&req, events).await?;
-        let input = resp
-            .tool_input
-            .ok_or(AiError::NoToolUse { tool: name.clone() })?;
-        let h: prompt::HypothesisToolInput =
-            serde_json::from_value(input).map_err(|e| AiError::Schema {
-                tool: name.clone(),
-                message: e.to_string(),
-            })?;
+        let (name, input) = ask_tool(
+            client.as_ref(),
+            prompt::hypothesis(doc, context),
+            cfg,
+            events,
+        )
+        .await?;
+        let h: prompt::HypothesisToolInput = tool_value(&name, input)?;
         if h.hypothesis.trim().is_empty() {
             return Err(AiError::Schema {
                 tool: name.clone(),
@@ -692,19 +691,5 @@ pub async fn hypothesis(
         })
     }
     .await;
-    match got {
-        Ok(r) => Answer {
-            engine: engine.label(),
-            note: None,
-            result: r,
-        },
-        Err(e) => Answer {
-            engine: "offline".into(),
-            note: Some(format!(
-                "{} could not answer ({e}); the offline engine answered",
-                engine.label()
-            )),
-            result: hypothesis_offline(doc, context),
-        },
-    }
+    or_offline(engine, got, || hypothesis_offline(doc, context))
 }
