@@ -232,14 +232,7 @@ pub async fn dispatch(cli: &Cli, cmd: &AiCommand) -> Exit {
             offline,
             output,
         } => {
-            let eng = match engine(&cfg, *offline) {
-                Ok(e) => e,
-                Err(x) => return x,
-            };
-            let Some(doc) = load_doc(file) else {
-                return Exit::Invalid;
-            };
-            let (ctx, sandbox) = match around(cli, &cfg, &doc).await {
+            let (eng, doc, ctx, sandbox) = match planned(cli, &cfg, file, *offline).await {
                 Ok(x) => x,
                 Err(x) => return x,
             };
@@ -280,14 +273,7 @@ pub async fn dispatch(cli: &Cli, cmd: &AiCommand) -> Exit {
             offline,
             output,
         } => {
-            let eng = match engine(&cfg, *offline) {
-                Ok(e) => e,
-                Err(x) => return x,
-            };
-            let Some(doc) = load_doc(file) else {
-                return Exit::Invalid;
-            };
-            let (ctx, sandbox) = match around(cli, &cfg, &doc).await {
+            let (eng, doc, ctx, sandbox) = match planned(cli, &cfg, file, *offline).await {
                 Ok(x) => x,
                 Err(x) => return x,
             };
@@ -398,6 +384,28 @@ fn load_doc(file: &std::path::Path) -> Option<crate::domain::ExperimentDoc> {
             None
         }
     }
+}
+
+/// What `ai review` and `ai hypothesis` start from: the engine, the document, and the topology
+/// around its target (with the sandbox that serves it, when `--sandbox`).
+async fn planned(
+    cli: &Cli,
+    cfg: &Config,
+    file: &std::path::Path,
+    offline: bool,
+) -> Result<
+    (
+        Engine,
+        crate::domain::ExperimentDoc,
+        crate::ai::review::TargetContext,
+        Option<crate::sandbox::Sandbox>,
+    ),
+    Exit,
+> {
+    let eng = engine(cfg, offline)?;
+    let doc = load_doc(file).ok_or(Exit::Invalid)?;
+    let (ctx, sandbox) = around(cli, cfg, &doc).await?;
+    Ok((eng, doc, ctx, sandbox))
 }
 
 /// The topology around a pods target, from a watch-cache snapshot of the current cluster (or
